@@ -1,0 +1,7 @@
+"""Cohort assembly: read and validate tables, join them, derive the endpoint, count exclusions."""
+
+from prognosis.cohort.assemble import Cohort, assemble_cohort
+from prognosis.cohort.flow import FlowStep
+from prognosis.cohort.readers import Table, read_raw, read_table
+
+__all__ = ["Cohort", "FlowStep", "Table", "assemble_cohort", "read_raw", "read_table"]

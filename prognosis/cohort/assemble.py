@@ -1,0 +1,267 @@
+"""Join validated tables into one cohort, derive time and event, and count every exclusion.
+
+Accounting: the patients read are the union of the join key over all tables. Each step of the
+flow excludes patients for one stated reason (absent from a table, a needed value missing), so
+``n`` plus all exclusions equals the patients read. Bad values that are not a reason to exclude
+(follow-up <= 0, an end date before its start date, an event not 0/1) are errors naming file,
+row and column: they need fixing, not dropping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prognosis._suggest import did_you_mean
+from prognosis.cohort.flow import FlowStep, check_flow_balances
+from prognosis.cohort.readers import Table
+from prognosis.dictionary import ColumnSpec
+from prognosis.errors import DataValidationError, SpecError, Violation
+from prognosis.spec import DAYS_PER_UNIT, EndpointSpec, VariableSpec
+
+logger = logging.getLogger(__name__)
+
+TIME = "_time"
+EVENT = "_event"
+_ROW_PREFIX = "_row:"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A model variable as the statistics need it: declared type, levels and reference."""
+
+    name: str
+    spec: ColumnSpec
+    table: str
+    reference: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spec.display_name
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.spec.is_categorical
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One row per analysed patient.
+
+    ``data`` holds the key, every table's columns, ``_time`` (in ``unit``) and ``_event`` (0/1).
+    ``flow`` lists the steps from the patients read to ``n``.
+    """
+
+    data: pd.DataFrame
+    key: str
+    flow: tuple[FlowStep, ...]
+    unit: str
+    n_read: int
+    variables: dict[str, Variable]
+    columns: dict[str, ColumnSpec]
+
+    @property
+    def n(self) -> int:
+        return len(self.data)
+
+    @property
+    def events(self) -> int:
+        return int(self.data[EVENT].sum())
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.data[TIME].to_numpy(dtype=float)
+
+    @property
+    def event(self) -> np.ndarray:
+        return self.data[EVENT].to_numpy(dtype=float)
+
+
+def _locate(tables: list[Table], key: str) -> dict[str, tuple[Table, ColumnSpec]]:
+    """Map each non-key column to the one table that declares it."""
+    owners: dict[str, list[Table]] = {}
+    for table in tables:
+        if key not in table.data.columns:
+            raise SpecError(
+                f"join key {key!r} is not a column of table {table.name!r} ({Path(table.path).name})"
+                f"{did_you_mean(key, table.data.columns)}"
+            )
+        for column in table.data.columns:
+            if column != key:
+                owners.setdefault(column, []).append(table)
+    clashes = {c: [t.name for t in ts] for c, ts in owners.items() if len(ts) > 1}
+    if clashes:
+        listed = "; ".join(f"{c!r} in {', '.join(ts)}" for c, ts in clashes.items())
+        raise SpecError(f"columns appear in more than one table, so the join is ambiguous: {listed}. Rename them.")
+    return {c: (ts[0], ts[0].dictionary.columns.get(c) or ColumnSpec(c, "string")) for c, ts in owners.items()}
+
+
+def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]]) -> tuple[Table, ColumnSpec]:
+    if name not in located:
+        raise SpecError(
+            f"{where}: {name!r} is not a column declared in any table{did_you_mean(name, located)}"
+        )
+    return located[name]
+
+
+def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, ColumnSpec]]) -> Variable:
+    table, spec = _needed(where, var.name, located)
+    if spec.type not in ("numeric", "categorical", "binary"):
+        raise SpecError(f"{where}: {var.name!r} is declared as {spec.type}; a model variable must be numeric, binary or categorical")
+    levels = spec.category_levels
+    if var.reference is not None and spec.type == "numeric":
+        raise SpecError(f"{where}: {var.name!r} is numeric, so it takes no reference level")
+    if var.reference is not None and var.reference not in levels:
+        raise SpecError(
+            f"{where}: reference {var.reference!r} is not a level of {var.name!r} "
+            f"({', '.join(levels)}){did_you_mean(var.reference, levels)}"
+        )
+    reference = var.reference if var.reference is not None else (levels[0] if levels else None)
+    return Variable(var.name, spec, table.name, reference)
+
+
+def _join(tables: list[Table], key: str) -> tuple[pd.DataFrame, list[FlowStep], int]:
+    keyed = []
+    for table in tables:
+        frame = table.data.copy()
+        frame[_ROW_PREFIX + table.name] = frame.index.to_numpy()
+        keyed.append(frame.set_index(key))
+    union = pd.Index([], dtype=object)
+    for frame in keyed:
+        union = union.append(frame.index.difference(union, sort=False))
+    counts = ", ".join(f"{t.name} ({t.n_rows} rows)" for t in tables)
+    flow = [FlowStep("patients read", len(union), 0, len(union), f"union of {key} over {counts}")]
+    present = union
+    for table, frame in zip(tables, keyed):
+        kept = present[present.isin(frame.index)]
+        flow.append(FlowStep(f"present in {table.name}", len(present), len(present) - len(kept), len(kept),
+                             f"no row in {Path(table.path).name}"))
+        present = kept
+    joined = pd.concat([frame.reindex(present) for frame in keyed], axis=1)
+    joined.index.name = key
+    return joined.reset_index(), flow, len(union)
+
+
+def _bad_rows(joined: pd.DataFrame, mask: pd.Series, table: Table, column: str, rule: str) -> list[Violation]:
+    rows = joined.loc[mask, _ROW_PREFIX + table.name].astype(int)
+    values = joined.loc[mask, column]
+    return [Violation(table.path, int(r), column, str(v), rule) for r, v in zip(rows, values)]
+
+
+def _derive_time(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> pd.Series:
+    """Follow-up in days; errors for values <= 0 or an end before its start."""
+    time = endpoint.time
+    if time.column:
+        table, spec = _needed("endpoint.time.column", time.column, located)
+        if spec.type != "numeric":
+            raise SpecError(f"endpoint.time.column: {time.column!r} is declared as {spec.type}, not numeric")
+        days = joined[time.column].astype(float) * DAYS_PER_UNIT[time.unit]
+        bad = _bad_rows(joined, days <= 0, table, time.column, "is zero or negative follow-up; follow-up must be > 0")
+    else:
+        (start_table, start_spec), (end_table, end_spec) = (
+            _needed("endpoint.time.start", time.start, located), _needed("endpoint.time.end", time.end, located))
+        for name, spec in ((time.start, start_spec), (time.end, end_spec)):
+            if spec.type != "date":
+                raise SpecError(f"endpoint.time: {name!r} is declared as {spec.type}, not date")
+        delta = joined[time.end] - joined[time.start]
+        days = delta.dt.days.astype(float)
+        bad = _bad_rows(joined, days < 0, end_table, time.end, f"is before {time.start} (end date before start date)")
+        bad += _bad_rows(joined, days == 0, end_table, time.end, f"equals {time.start}: zero follow-up; follow-up must be > 0")
+    if bad:
+        raise DataValidationError(sorted(bad, key=lambda v: v.row or 0))
+    return days
+
+
+def _derive_event(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> pd.Series:
+    table, spec = _needed("endpoint.event", endpoint.event, located)
+    if spec.type not in ("binary", "numeric"):
+        raise SpecError(f"endpoint.event: {endpoint.event!r} is declared as {spec.type}; declare it binary (0/1)")
+    event = joined[endpoint.event].astype(float)
+    bad = _bad_rows(joined, event.notna() & ~event.isin([0.0, 1.0]), table, endpoint.event, "is not 0 or 1 (the event indicator)")
+    if bad:
+        raise DataValidationError(bad)
+    return event
+
+
+def _exclude_missing(frame: pd.DataFrame, column: str, step: str, reason: str, flow: list[FlowStep]) -> pd.DataFrame:
+    missing = frame[column].isna()
+    flow.append(FlowStep(step, len(frame), int(missing.sum()), int((~missing).sum()), reason))
+    return frame.loc[~missing]
+
+
+def assemble_cohort(
+    tables: list[Table],
+    join: str,
+    endpoint: EndpointSpec,
+    variables: tuple[VariableSpec, ...] = (),
+    *,
+    extra: tuple[str, ...] = (),
+) -> Cohort:
+    """Join tables on a key and derive the survival endpoint, counting every exclusion.
+
+    Parameters
+    ----------
+    tables : list of Table
+        Validated tables (see :func:`prognosis.cohort.read_table`).
+    join : str
+        The key column, present in every table; the join is inner.
+    endpoint : EndpointSpec
+        Time (a column in a unit, or start and end dates), event column, analysis unit and
+        optional horizon for administrative censoring.
+    variables : tuple of VariableSpec
+        Model variables (marker first, then covariates); patients missing any are excluded,
+        one flow step per variable (complete-case analysis).
+    extra : tuple of str
+        Further columns that must exist and be complete (e.g. the KM grouping).
+
+    Returns
+    -------
+    Cohort
+
+    Raises
+    ------
+    SpecError
+        A named column is not declared, has the wrong type, or a reference level does not exist.
+    DataValidationError
+        Follow-up <= 0, an end date before its start date, or an event not 0/1, with every
+        offending file, row and column.
+    """
+    located = _locate(tables, join)
+    model_vars = {v.name: _variable("marker" if i == 0 else f"covariates[{i - 1}]", v, located)
+                  for i, v in enumerate(variables)}
+    for name in extra:
+        if name not in model_vars:
+            model_vars[name] = _variable("km.by", VariableSpec(name), located)
+    joined, flow, n_read = _join(tables, join)
+    days = _derive_time(joined, endpoint, located)
+    event = _derive_event(joined, endpoint, located)
+    joined[TIME] = days / DAYS_PER_UNIT[endpoint.unit]
+    joined[EVENT] = event
+
+    cohort = _exclude_missing(joined, TIME, "follow-up time known", "follow-up time missing", flow)
+    cohort = _exclude_missing(cohort, EVENT, "event status known", f"{endpoint.event} missing", flow)
+    for name, var in model_vars.items():
+        cohort = _exclude_missing(cohort, name, f"{name} known", f"{var.label} missing (complete-case analysis)", flow)
+
+    if endpoint.horizon is not None:
+        beyond = cohort[TIME] > endpoint.horizon
+        n_events_censored = int((beyond & (cohort[EVENT] == 1)).sum())
+        cohort = cohort.assign(**{EVENT: cohort[EVENT].where(~beyond, 0.0), TIME: cohort[TIME].clip(upper=endpoint.horizon)})
+        flow.append(FlowStep(
+            f"administrative censoring at {endpoint.horizon:g} {endpoint.unit}", len(cohort), 0, len(cohort),
+            f"{int(beyond.sum())} followed beyond the horizon censored there ({n_events_censored} of their events not counted)",
+        ))
+    cohort = cohort.reset_index(drop=True)
+    check_flow_balances(tuple(flow), n_read, len(cohort))
+    columns = {c: spec for c, (_, spec) in located.items()}
+    logger.info("cohort: %d of %d patients, %d events", len(cohort), n_read, int(cohort[EVENT].sum()))
+    return Cohort(cohort, join, tuple(flow), endpoint.unit, n_read, model_vars, columns)
+
+
+def row_of(cohort: Cohort, table: str) -> pd.Series:
+    """Source row numbers (spreadsheet style) of the cohort's patients in ``table``."""
+    return cohort.data[_ROW_PREFIX + table]

@@ -1,0 +1,195 @@
+"""The data dictionary: one YAML file per table, described in ``data_dictionary/README.md``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from prognosis._suggest import did_you_mean
+from prognosis.errors import DictionaryError
+
+logger = logging.getLogger(__name__)
+
+ColumnType = Literal["string", "numeric", "binary", "categorical", "date"]
+COLUMN_TYPES: tuple[str, ...] = ("string", "numeric", "binary", "categorical", "date")
+_TABLE_FIELDS = ("table", "key", "missing", "allow_extra", "columns", "description")
+_COLUMN_FIELDS = (
+    "type", "required", "label", "unit", "min", "max", "levels", "codes", "format", "description",
+)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One declared column.
+
+    Levels and code keys are kept as strings, since that is how they are compared with the
+    data: a YAML ``levels: [1, 2, 3]`` matches the cells ``1``, ``2`` and ``3``.
+    """
+
+    name: str
+    type: ColumnType
+    required: bool = False
+    label: str | None = None
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    levels: tuple[str, ...] = ()
+    codes: dict[str, str] = field(default_factory=dict)
+    format: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.type in ("categorical", "binary")
+
+    @property
+    def category_levels(self) -> tuple[str, ...]:
+        """Levels in order (the first is the default reference); binary columns are ``0, 1``."""
+        return ("0", "1") if self.type == "binary" else self.levels
+
+
+@dataclass(frozen=True)
+class DataDictionary:
+    """A table's declared schema."""
+
+    table: str
+    columns: dict[str, ColumnSpec]
+    key: str | None = None
+    missing: tuple[str, ...] = ("",)
+    allow_extra: bool = False
+    path: str | None = None
+
+    def column(self, name: str) -> ColumnSpec:
+        try:
+            return self.columns[name]
+        except KeyError:
+            hint = did_you_mean(name, self.columns)
+            raise DictionaryError(
+                f"{self.source}: column {name!r} is not declared{hint}"
+            ) from None
+
+    @property
+    def source(self) -> str:
+        return Path(self.path).name if self.path else f"dictionary of {self.table}"
+
+
+def _as_text(value: object) -> str:
+    # YAML reads `1` as int and `1.0` as float; cells are compared as text, so 1.0 -> "1".
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
+    if not isinstance(raw, dict):
+        raise DictionaryError(f"{where}: column {name!r} must be a mapping such as {{type: numeric}}")
+    for key in raw:
+        if key not in _COLUMN_FIELDS:
+            raise DictionaryError(
+                f"{where}: column {name!r} has unknown field {key!r}{did_you_mean(key, _COLUMN_FIELDS)}"
+            )
+    kind = raw.get("type")
+    if kind not in COLUMN_TYPES:
+        raise DictionaryError(
+            f"{where}: column {name!r} has type {kind!r}; expected one of {', '.join(COLUMN_TYPES)}"
+            f"{did_you_mean(str(kind), COLUMN_TYPES)}"
+        )
+    raw_levels = list(raw.get("levels") or ()) + list((raw.get("codes") or {}).values())
+    if any(isinstance(v, bool) for v in raw_levels):
+        # YAML 1.1 reads bare no/yes/on/off as booleans; the level's spelling would be lost.
+        raise DictionaryError(
+            f"{where}: column {name!r} has a level read as a boolean; quote it, e.g. levels: [\"no\", \"yes\"]"
+        )
+    levels = tuple(_as_text(v) for v in raw.get("levels") or ())
+    codes = {_as_text(k): _as_text(v) for k, v in (raw.get("codes") or {}).items()}
+    if kind == "categorical":
+        if len(levels) < 1:
+            raise DictionaryError(f"{where}: categorical column {name!r} needs `levels`")
+        if len(set(levels)) != len(levels):
+            raise DictionaryError(f"{where}: column {name!r} lists a level twice")
+        unknown = sorted(set(codes.values()) - set(levels))
+        if unknown:
+            raise DictionaryError(
+                f"{where}: column {name!r} maps codes to {unknown}, which are not among its levels"
+            )
+    elif levels or codes:
+        raise DictionaryError(f"{where}: `levels` and `codes` apply only to categorical columns ({name!r})")
+    for bound in ("min", "max"):
+        if raw.get(bound) is not None and kind != "numeric":
+            raise DictionaryError(f"{where}: `{bound}` applies only to numeric columns ({name!r})")
+    if raw.get("format") is not None and kind != "date":
+        raise DictionaryError(f"{where}: `format` applies only to date columns ({name!r})")
+    return ColumnSpec(
+        name=str(name),
+        type=kind,
+        required=bool(raw.get("required", False)),
+        label=raw.get("label"),
+        unit=raw.get("unit"),
+        min=None if raw.get("min") is None else float(raw["min"]),
+        max=None if raw.get("max") is None else float(raw["max"]),
+        levels=levels,
+        codes=codes,
+        format=raw.get("format") or ("%Y-%m-%d" if kind == "date" else None),
+    )
+
+
+def load_dictionary(path: str | Path) -> DataDictionary:
+    """Read and check a data dictionary YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file (format in ``data_dictionary/README.md``).
+
+    Returns
+    -------
+    DataDictionary
+
+    Raises
+    ------
+    DictionaryError
+        The file is missing, is not YAML, or declares something malformed; the message names
+        the file and the field.
+    """
+    path = Path(path)
+    where = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DictionaryError(f"data dictionary {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise DictionaryError(f"{where}: cannot be read as YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise DictionaryError(f"{where}: expected a mapping with `table` and `columns`")
+    for key in raw:
+        if key not in _TABLE_FIELDS:
+            raise DictionaryError(f"{where}: unknown field {key!r}{did_you_mean(key, _TABLE_FIELDS)}")
+    if not raw.get("table"):
+        raise DictionaryError(f"{where}: `table` (the table's name) is required")
+    columns_raw = raw.get("columns")
+    if not isinstance(columns_raw, dict) or not columns_raw:
+        raise DictionaryError(f"{where}: `columns` must map each column name to its declaration")
+    columns = {str(n): _parse_column(str(n), spec, where) for n, spec in columns_raw.items()}
+    key = raw.get("key")
+    if key is not None and key not in columns:
+        raise DictionaryError(f"{where}: key {key!r} is not a declared column{did_you_mean(key, columns)}")
+    missing = raw.get("missing", [""])
+    if not isinstance(missing, list):
+        raise DictionaryError(f"{where}: `missing` must be a list of tokens such as [\"\", \"NA\"]")
+    return DataDictionary(
+        table=str(raw["table"]),
+        columns=columns,
+        key=key,
+        missing=tuple(_as_text(m) for m in missing),
+        allow_extra=bool(raw.get("allow_extra", False)),
+        path=str(path),
+    )

@@ -1,0 +1,206 @@
+"""Validate a raw table against its data dictionary, reporting every violation at once.
+
+The table is first brought to text (so that a CSV, an Excel sheet and a Stata file are judged
+alike), missing tokens and codes are applied, and a pandera schema then checks every cell
+lazily. Only a table with no violation is coerced to its declared types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from prognosis.dictionary.model import ColumnSpec, DataDictionary
+from prognosis.errors import DataValidationError, Violation
+
+logger = logging.getLogger(__name__)
+
+#: Name of the index of a validated table: the row number as a spreadsheet shows it.
+ROW_INDEX = "row"
+_HEADER_ROWS = 1
+
+
+def _cell_text(value: object, date_format: str | None) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return pd.NA
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return pd.NA
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "strftime"):
+        return pd.Timestamp(value).strftime(date_format or "%Y-%m-%d")
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return str(value).strip()
+
+
+def to_text(raw: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:
+    """Every cell as stripped text or NA, missing tokens and categorical codes applied."""
+    text = pd.DataFrame(index=raw.index)
+    missing = set(dictionary.missing)
+    for name in raw.columns:
+        spec = dictionary.columns.get(str(name))
+        date_format = spec.format if spec is not None else None
+        column = raw[name].map(lambda v: _cell_text(v, date_format)).astype(object)
+        column = column.where(~column.isin(missing), pd.NA)
+        if spec is not None and spec.codes:
+            column = column.map(lambda v: spec.codes.get(v, v) if isinstance(v, str) else v)
+        text[str(name)] = column
+    return text
+
+
+def _as_number(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce")
+
+
+def _parses_as_number(s: pd.Series) -> pd.Series:
+    return s.isna() | _as_number(s).notna()
+
+
+def _date_parser(fmt: str) -> Callable[[pd.Series], pd.Series]:
+    return lambda s: pd.to_datetime(s, format=fmt, errors="coerce")
+
+
+def _checks(spec: ColumnSpec) -> list[pa.Check]:
+    """pandera checks for one column; each check's ``error`` is the rule the user reads."""
+    if spec.type == "numeric":
+        checks = [pa.Check(_parses_as_number, error="is not a number")]
+        if spec.min is not None:
+            low = spec.min
+            checks.append(pa.Check(lambda s: ~(_as_number(s) < low), error=f"is below the minimum {low:g}"))
+        if spec.max is not None:
+            high = spec.max
+            checks.append(pa.Check(lambda s: ~(_as_number(s) > high), error=f"is above the maximum {high:g}"))
+        return checks
+    if spec.type == "binary":
+        return [pa.Check(lambda s: s.isna() | s.isin(["0", "1"]), error="is not 0 or 1")]
+    if spec.type == "categorical":
+        levels = list(spec.levels)
+        shown = ", ".join(levels)
+        return [pa.Check(lambda s: s.isna() | s.isin(levels), error=f"is not one of {{{shown}}}")]
+    if spec.type == "date":
+        parse = _date_parser(spec.format or "%Y-%m-%d")
+        return [
+            pa.Check(lambda s: s.isna() | parse(s).notna(), error=f"is not a date in the format {spec.format}")
+        ]
+    return []
+
+
+def build_schema(dictionary: DataDictionary) -> pa.DataFrameSchema:
+    """The pandera schema that judges the text form of a table."""
+    columns = {
+        name: pa.Column(
+            None,
+            checks=_checks(spec),
+            nullable=not (spec.required or name == dictionary.key),
+            unique=name == dictionary.key,
+            required=True,
+        )
+        for name, spec in dictionary.columns.items()
+    }
+    return pa.DataFrameSchema(columns, strict=not dictionary.allow_extra, name=dictionary.table)
+
+
+def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str, order: list[str]) -> list[Violation]:
+    """Turn pandera's failure cases into located, readable violations."""
+    found: list[Violation] = []
+    key_rows: dict[object, list[int]] = {}
+    for case in cases.itertuples(index=False):
+        if case.check == "field_uniqueness" and case.index is not None:
+            key_rows.setdefault(case.failure_case, []).append(int(case.index) + _HEADER_ROWS + 1)
+    for case in cases.itertuples(index=False):
+        check = str(case.check)
+        if case.index is None or (isinstance(case.index, float) and np.isnan(case.index)):
+            # Whole-column problems: a declared column absent, or an undeclared one present.
+            if check == "column_in_dataframe":
+                rule = "declared in the dictionary but absent from the file"
+                found.append(Violation(path, None, str(case.failure_case), None, rule))
+            elif check == "column_in_schema":
+                rule = "is not declared in the dictionary (declare it, or set allow_extra: true)"
+                found.append(Violation(path, None, str(case.failure_case), None, rule))
+            else:
+                found.append(Violation(path, None, None if case.column is None else str(case.column), None, check))
+            continue
+        row = int(case.index) + _HEADER_ROWS + 1
+        column = str(case.column)
+        value = None if pd.isna(case.failure_case) else str(text.at[case.index, column])
+        if check == "not_nullable":
+            rule = "is missing, but the column is required" if value is None else "is missing"
+            found.append(Violation(path, row, column, None, rule))
+        elif check == "field_uniqueness":
+            others = [r for r in key_rows.get(case.failure_case, []) if r != row]
+            rule = "is a duplicate key" + (f" (also in row {', '.join(map(str, others))})" if others else "")
+            found.append(Violation(path, row, column, value, rule))
+        else:
+            found.append(Violation(path, row, column, value, check))
+    rank = {name: i for i, name in enumerate(order)}
+    found.sort(key=lambda v: (v.row is not None, v.row or 0, rank.get(v.column or "", len(rank))))
+    return found
+
+
+def _coerce(text: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:
+    typed = pd.DataFrame(index=text.index)
+    for name in text.columns:
+        spec = dictionary.columns.get(name)
+        column = text[name]
+        if spec is None or spec.type == "string":
+            typed[name] = column.astype(object)
+        elif spec.type in ("numeric", "binary"):
+            typed[name] = _as_number(column).astype(float)
+        elif spec.type == "categorical":
+            typed[name] = pd.Categorical(column, categories=list(spec.levels))
+        else:
+            typed[name] = _date_parser(spec.format or "%Y-%m-%d")(column)
+    return typed
+
+
+def validate_table(raw: pd.DataFrame, dictionary: DataDictionary, *, path: str) -> pd.DataFrame:
+    """Check a table against its dictionary and return it with declared types.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The table as read from disk (any dtypes), rows in file order.
+    dictionary : DataDictionary
+        Its declared schema.
+    path : str
+        The file it came from, for messages.
+
+    Returns
+    -------
+    DataFrame
+        Numeric and binary columns as float, categorical columns as ``pandas.Categorical`` with
+        the dictionary's levels in order, dates as ``datetime64``, strings as objects. The index
+        is the row number as a spreadsheet shows it (header = row 1), named ``row``.
+
+    Raises
+    ------
+    DataValidationError
+        With *every* violation: file, row, column, value and rule.
+    """
+    raw = raw.reset_index(drop=True)
+    raw.columns = [str(c) for c in raw.columns]
+    duplicated = raw.columns[raw.columns.duplicated()].tolist()
+    if duplicated:
+        raise DataValidationError(
+            [Violation(path, 1, name, None, "appears more than once in the header") for name in duplicated]
+        )
+    text = to_text(raw, dictionary)
+    try:
+        build_schema(dictionary).validate(text, lazy=True)
+    except SchemaErrors as exc:
+        order = list(dictionary.columns) + [c for c in text.columns if c not in dictionary.columns]
+        raise DataValidationError(_violations(exc.failure_cases, text, path, order)) from None
+    typed = _coerce(text, dictionary)
+    typed.index = pd.RangeIndex(_HEADER_ROWS + 1, _HEADER_ROWS + 1 + len(typed), name=ROW_INDEX)
+    logger.debug("validated %s: %d rows, %d columns", path, len(typed), typed.shape[1])
+    return typed

@@ -1,0 +1,245 @@
+"""The analysis spec (``analyses/*.yaml``): load, check keys, resolve paths.
+
+Relative paths resolve against the spec file's folder. Unknown keys are errors with a
+did-you-mean hint, so a typo never silently changes an analysis. Column names are checked
+against the data dictionaries later, by :func:`prognosis.cohort.assemble_cohort`, once the
+tables are known.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from prognosis._suggest import did_you_mean
+from prognosis.errors import SpecError
+
+logger = logging.getLogger(__name__)
+
+TimeUnit = Literal["days", "months", "years"]
+TIME_UNITS: tuple[str, ...] = ("days", "months", "years")
+DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "months": 365.25 / 12.0, "years": 365.25}
+
+_TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "covariates", "km")
+_TABLE_KEYS = ("name", "path", "dictionary")
+_ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
+_TIME_KEYS = ("column", "start", "end", "unit")
+_VARIABLE_KEYS = ("name", "reference")
+_KM_KEYS = ("by", "times")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    path: Path
+    dictionary: Path
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """Follow-up time: one column in ``unit``, or a start and an end date."""
+
+    column: str | None = None
+    start: str | None = None
+    end: str | None = None
+    unit: TimeUnit = "days"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) if self.column else (self.start, self.end)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    time: TimeSpec
+    event: str
+    unit: TimeUnit = "years"
+    horizon: float | None = None
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """A model variable; ``reference`` None means the first level in its dictionary."""
+
+    name: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class KMSpec:
+    by: str
+    times: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A checked analysis spec. ``raw`` keeps the YAML as written, for provenance."""
+
+    title: str
+    tables: tuple[TableSpec, ...]
+    join: str
+    endpoint: EndpointSpec
+    marker: VariableSpec
+    covariates: tuple[VariableSpec, ...]
+    km: KMSpec
+    path: Path | None = None
+    description: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The spec's name: its file name without extension (``demo`` for ``analyses/demo.yaml``)."""
+        return self.path.stem if self.path else "analysis"
+
+    @property
+    def model_variables(self) -> tuple[VariableSpec, ...]:
+        return (self.marker, *self.covariates)
+
+
+class _Reader:
+    """Reads one mapping of the spec, naming the spec file and key path in every error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> SpecError:
+        return SpecError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def mapping(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a mapping with keys {', '.join(allowed)}")
+        for key in value:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed)
+                raise self.fail(where, f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}")
+        return value
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "expected a non-empty name")
+        return value
+
+    def unit(self, value: Any, where: str) -> TimeUnit:
+        if value not in TIME_UNITS:
+            raise self.fail(where, f"unit {value!r} is not one of {', '.join(TIME_UNITS)}{did_you_mean(str(value), TIME_UNITS)}")
+        return value
+
+    def number(self, value: Any, where: str, *, positive: bool = True) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
+            raise self.fail(where, f"expected a {'positive ' if positive else ''}number, got {value!r}")
+        return float(value)
+
+    def variable(self, value: Any, where: str) -> VariableSpec:
+        if isinstance(value, str):
+            return VariableSpec(self.text(value, where))
+        value = self.mapping(value, where, _VARIABLE_KEYS)
+        if "name" not in value:
+            raise self.fail(where, "a variable needs `name`")
+        reference = value.get("reference")
+        if isinstance(reference, bool):  # YAML reads a bare no/yes as a boolean
+            raise self.fail(where, f"reference {reference!r} was read as a boolean; quote it, e.g. reference: \"no\"")
+        return VariableSpec(self.text(value["name"], f"{where}.name"), None if reference is None else str(reference))
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
+    """Check a spec already read from YAML; see :func:`load_spec`."""
+    r = _Reader(path.name if path else "spec")
+    base = path.parent if path else Path.cwd()
+    top = r.mapping(raw, "", _TOP_KEYS)
+    for key in ("tables", "join", "endpoint", "marker"):
+        if key not in top:
+            raise r.fail("", f"`{key}` is required")
+
+    if not isinstance(top["tables"], list) or not top["tables"]:
+        raise r.fail("tables", "expected a list of {name, path, dictionary}")
+    tables = []
+    for i, item in enumerate(top["tables"]):
+        where = f"tables[{i}]"
+        item = r.mapping(item, where, _TABLE_KEYS)
+        for key in _TABLE_KEYS:
+            if key not in item:
+                raise r.fail(where, f"`{key}` is required")
+        tables.append(TableSpec(r.text(item["name"], f"{where}.name"),
+                                _resolve(base, r.text(item["path"], f"{where}.path")),
+                                _resolve(base, r.text(item["dictionary"], f"{where}.dictionary"))))
+    names = [t.name for t in tables]
+    if len(set(names)) != len(names):
+        raise r.fail("tables", "table names must be unique")
+
+    endpoint = r.mapping(top["endpoint"], "endpoint", _ENDPOINT_KEYS)
+    for key in ("time", "event"):
+        if key not in endpoint:
+            raise r.fail("endpoint", f"`{key}` is required")
+    time = r.mapping(endpoint["time"], "endpoint.time", _TIME_KEYS)
+    if ("column" in time) == ("start" in time or "end" in time) or (("start" in time) != ("end" in time)):
+        raise r.fail("endpoint.time", "give either `column` (with `unit`) or both `start` and `end` dates")
+    time_spec = TimeSpec(
+        column=time.get("column"), start=time.get("start"), end=time.get("end"),
+        unit=r.unit(time.get("unit", "days"), "endpoint.time.unit"),
+    )
+    unit = r.unit(endpoint.get("unit", "years"), "endpoint.unit")
+    horizon = endpoint.get("horizon")
+    endpoint_spec = EndpointSpec(
+        time=time_spec, event=r.text(endpoint["event"], "endpoint.event"), unit=unit,
+        horizon=None if horizon is None else r.number(horizon, "endpoint.horizon"),
+    )
+
+    marker = r.variable(top["marker"], "marker")
+    covariates_raw = top.get("covariates") or []
+    if not isinstance(covariates_raw, list):
+        raise r.fail("covariates", "expected a list of column names or {name, reference}")
+    covariates = tuple(r.variable(c, f"covariates[{i}]") for i, c in enumerate(covariates_raw))
+    seen = [marker.name, *(c.name for c in covariates)]
+    if len(set(seen)) != len(seen):
+        raise r.fail("covariates", "a variable is listed twice (the marker is not repeated among covariates)")
+
+    km_raw = r.mapping(top.get("km") or {}, "km", _KM_KEYS)
+    times = km_raw.get("times", [])
+    if not isinstance(times, list):
+        raise r.fail("km.times", "expected a list of times in the endpoint unit")
+    km = KMSpec(
+        by=r.text(km_raw.get("by", marker.name), "km.by"),
+        times=tuple(sorted(r.number(t, f"km.times[{i}]") for i, t in enumerate(times))),
+    )
+    join = r.text(top["join"], "join")
+    title = str(top.get("title") or (path.stem if path else "Analysis"))
+    return AnalysisSpec(
+        title=title, tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
+        covariates=covariates, km=km, path=path, description=top.get("description"), raw=dict(top),
+    )
+
+
+def load_spec(path: str | Path) -> AnalysisSpec:
+    """Read and check an analysis spec.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. Relative table and dictionary paths resolve against its folder.
+
+    Returns
+    -------
+    AnalysisSpec
+
+    Raises
+    ------
+    SpecError
+        The file is missing or malformed; the message names the file and the key.
+    """
+    path = Path(path).resolve()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"analysis spec {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path.name}: cannot be read as YAML ({exc})") from None
+    return parse_spec(raw, path=path)

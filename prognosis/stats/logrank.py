@@ -1,0 +1,46 @@
+"""The log-rank test, as R ``survival::survdiff`` (rho = 0)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from statsmodels.duration.survfunc import survdiff
+
+from prognosis.errors import ModelError
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """Chi-squared statistic with ``df`` = groups - 1, and its p-value."""
+
+    statistic: float
+    df: int
+    p: float
+    groups: tuple[str, ...]
+    observed: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"statistic": self.statistic, "df": self.df, "p": self.p}
+
+
+def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: str = "group") -> LogRankResult:
+    """Log-rank test of equal survival across the groups in ``group``.
+
+    Raises
+    ------
+    ModelError
+        Fewer than two groups.
+
+    References
+    ----------
+    R ``survival::survdiff(Surv(time, status) ~ group)``.
+    """
+    group = np.asarray(group, dtype=object)
+    levels = tuple(sorted(set(group.tolist()), key=str))
+    if len(levels) < 2:
+        only = levels[0] if levels else "none"
+        raise ModelError(f"{by} has only one level ({only!r}) among the analysed patients, so groups cannot be compared")
+    statistic, p = survdiff(np.asarray(time, dtype=float), np.asarray(event, dtype=float), group)
+    observed = tuple(int(np.asarray(event)[group == lv].sum()) for lv in levels)
+    return LogRankResult(float(statistic), len(levels) - 1, float(p), tuple(map(str, levels)), observed)
