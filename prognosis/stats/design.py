@@ -99,3 +99,8 @@ def design_matrix(data: pd.DataFrame, variables: list[Variable]) -> Design:
             raise ModelError(f"{var.name} ({var.label}) has only one level ({var.reference!r}) among the analysed patients, so it cannot be compared")
         terms_of[var.name], references[var.name] = tuple(names), var.reference
     return Design(pd.DataFrame(columns, index=data.index), terms_of, references)
+
+
+def level_labels(data: pd.Series, var: Variable) -> pd.Series:
+    """Each patient's level as text (``"yes"``, ``"3"``; a binary column gives ``"0"``/``"1"``)."""
+    return _level_values(data, var).astype(object)

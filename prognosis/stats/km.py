@@ -61,6 +61,7 @@ class KMCurve:
     n_at_risk: np.ndarray
     n_events: np.ndarray
     censor_times: np.ndarray
+    followup: np.ndarray
     median: Median
     at_times: tuple[SurvivalAt, ...]
     conf_type: ConfType = "log-log"
@@ -71,6 +72,11 @@ class KMCurve:
         index = np.searchsorted(self.time, np.asarray(times, dtype=float), side="right") - 1
         values = np.where(index >= 0, self.survival[np.clip(index, 0, None)], 1.0)
         return values
+
+    def n_at_risk_at(self, times: np.ndarray) -> np.ndarray:
+        """Patients still under follow-up (time >= t) at each of ``times``."""
+        index = np.searchsorted(self.followup, np.asarray(times, dtype=float), side="left")
+        return self.followup.size - index
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ def kaplan_meier(
         label=label, n=int(time.size), events=int(event.sum()), time=event_times, survival=surv,
         lower=lower, upper=upper, n_at_risk=np.asarray(fit.n_risk, dtype=int),
         n_events=np.asarray(fit.n_events, dtype=int), censor_times=np.sort(time[event == 0]),
+        followup=np.sort(time),
         median=median, at_times=tuple(at_times), conf_type=conf_type, conf_level=conf_level,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
 from prognosis.errors import ModelError
@@ -41,6 +42,8 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: 
     if len(levels) < 2:
         only = levels[0] if levels else "none"
         raise ModelError(f"{by} has only one level ({only!r}) among the analysed patients, so groups cannot be compared")
-    statistic, p = survdiff(np.asarray(time, dtype=float), np.asarray(event, dtype=float), group)
+    statistic, _ = survdiff(np.asarray(time, dtype=float), np.asarray(event, dtype=float), group)
+    # statsmodels returns 1 - cdf, which underflows to 0 for strong effects; sf keeps the digits.
+    p = stats.chi2.sf(statistic, len(levels) - 1)
     observed = tuple(int(np.asarray(event)[group == lv].sum()) for lv in levels)
     return LogRankResult(float(statistic), len(levels) - 1, float(p), tuple(map(str, levels)), observed)

@@ -1,0 +1,72 @@
+"""The self-contained HTML report: one file, figures embedded, every user-supplied text escaped."""
+
+from __future__ import annotations
+
+import base64
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, limitations, summary_paragraphs, term_label
+from prognosis.results import AnalysisResult
+from prognosis.stats.cox import CoxResult
+
+_ENV = Environment(
+    loader=PackageLoader("prognosis", "report/templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def hazard_table(cox: CoxResult, result: AnalysisResult) -> Markup:
+    """An HTML table of hazard ratios; the marker's rows are emphasised."""
+    rows = []
+    for term, hr, (low, up), p in zip(cox.terms, cox.hazard_ratio, cox.conf_int, cox.p_value):
+        css = ' class="marker"' if term == result.marker or term.startswith(result.marker + "[") else ""
+        rows.append(
+            f"<tr{css}><td>{escape(term_label(term, result.variables))}</td><td><code>{escape(term)}</code></td>"
+            f"<td class=\"num\">{hr:.2f}</td><td class=\"num\">{low:.2f} to {up:.2f}</td>"
+            f"<td class=\"num\">{escape(fmt_p(p))}</td></tr>"
+        )
+    head = ("<thead><tr><th>Term</th><th>Name</th><th class=\"num\">Hazard ratio</th>"
+            "<th class=\"num\">95% CI</th><th class=\"num\">p</th></tr></thead>")
+    foot = (f"<caption class=\"muted\" style=\"caption-side: bottom; text-align: left\">{cox.n} patients, "
+            f"{cox.n_events} events; Harrell's C = {cox.concordance:.3f}.</caption>")
+    return Markup(f"<table>{head}<tbody>{''.join(rows)}</tbody>{foot}</table>")
+
+
+def _km_rows(result: AnalysisResult) -> list[dict]:
+    rows = []
+    for level, curve in result.km.groups.items():
+        cells = [fmt_percent_ci(s.estimate, s.lower, s.upper) for s in curve.at_times]
+        median = curve.median
+        rows.append({"level": level, "n": curve.n, "events": curve.events, "cells": cells,
+                     "median": fmt_ci(median.estimate, median.lower, median.upper, digits=1)})
+    return rows
+
+
+def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, description: str | None = None) -> str:
+    """Render the report to one HTML string (figures as base64 PNG)."""
+    km_var = result.variables.get(result.km.by)
+    covariates = [result.variables[c].label for c in result.covariates]
+    template = _ENV.get_template("report.html.j2")
+    return template.render(
+        r=result,
+        p=result.provenance,
+        description=description,
+        summary=summary_paragraphs(result),
+        limits=limitations(result),
+        km_label=km_var.label if km_var else result.km.by,
+        km_rows=_km_rows(result),
+        conf_type=next(iter(result.km.groups.values())).conf_type,
+        logrank_p=fmt_p(result.km.logrank.p),
+        unadjusted_table=hazard_table(result.models.unadjusted, result),
+        adjusted_table=hazard_table(result.models.adjusted, result),
+        covariates_text=", ".join(covariates) if covariates else "nothing (no covariates given)",
+        added=result.models.added_value,
+        added_p=fmt_p(result.models.added_value.p),
+        join_key=result.provenance.get("spec", {}).get("join", ""),
+        km_png=base64.b64encode(km_png).decode("ascii"),
+        forest_png=base64.b64encode(forest_png).decode("ascii"),
+    )

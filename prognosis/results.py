@@ -1,0 +1,116 @@
+"""The analysis result: a frozen snapshot, and its results.json form (schema in
+``prognosis/schemas/results.schema.json``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from prognosis.cohort.assemble import Variable
+from prognosis.cohort.flow import FlowStep
+from prognosis.stats.compare import ModelComparison
+from prognosis.stats.km import KMCurve, KMResult
+
+
+def _number(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _curve_dict(curve: KMCurve) -> dict[str, Any]:
+    return {
+        "n": curve.n,
+        "events": curve.events,
+        "median": {"estimate": _number(curve.median.estimate), "lower": _number(curve.median.lower),
+                   "upper": _number(curve.median.upper)},
+        "survival": [
+            {"time": s.time, "estimate": _number(s.estimate), "lower": _number(s.lower),
+             "upper": _number(s.upper), "n_at_risk": s.n_at_risk}
+            for s in curve.at_times
+        ],
+    }
+
+
+def km_to_dict(km: KMResult) -> dict[str, Any]:
+    first = next(iter(km.groups.values()))
+    return {
+        "by": km.by,
+        "conf_type": first.conf_type,
+        "conf_level": first.conf_level,
+        "groups": {level: _curve_dict(curve) for level, curve in km.groups.items()},
+        "logrank": km.logrank.to_dict(),
+    }
+
+
+def _variable_dict(var: Variable) -> dict[str, Any]:
+    return {"label": var.label, "type": var.spec.type, "table": var.table, "unit": var.spec.unit,
+            "reference": var.reference, "levels": list(var.spec.category_levels) or None}
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one analysis found, ready to serialise or render (nothing here refits)."""
+
+    title: str
+    question: str
+    endpoint: str
+    unit: str
+    horizon: float | None
+    n: int
+    events: int
+    flow: tuple[FlowStep, ...]
+    km: KMResult
+    models: ModelComparison
+    variables: dict[str, Variable]
+    marker: str
+    covariates: tuple[str, ...]
+    provenance: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results.json document (a contract: keys are only ever added)."""
+        adjusted = self.models.adjusted.to_dict()
+        return {
+            "title": self.title,
+            "question": self.question,
+            "endpoint": {"event": self.endpoint, "unit": self.unit, "horizon": self.horizon},
+            "unit": self.unit,
+            "n": self.n,
+            "events": self.events,
+            "flow": [step.to_dict() for step in self.flow],
+            "marker": self.marker,
+            "covariates": list(self.covariates),
+            "variables": {name: _variable_dict(var) for name, var in self.variables.items()},
+            "km": km_to_dict(self.km),
+            "cox": {
+                "unadjusted": self.models.unadjusted.to_dict(),
+                "adjusted": adjusted,
+                "base": self.models.base.to_dict(),
+            },
+            "added_value": self.models.added_value.to_dict(),
+            "events_per_variable": self.models.events_per_variable,
+            "warnings": list(self.warnings),
+            "provenance": self.provenance,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_json_default, allow_nan=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON Schema that every results.json validates against."""
+    text = resources.files("prognosis").joinpath("schemas/results.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)

@@ -1,0 +1,442 @@
+"""Simulate the bundled demo cohort: clinical, pathology and imaging tables with a known truth.
+
+Casting-type calcifications mark high-grade, HER2-positive, node-positive, extensive disease
+(science.md, sections 2-3). Breast-cancer death follows a proportional cause-specific hazards
+model in *exactly* age, size_cat, grade, nodes, er, her2 and casting, so the Cox model adjusted
+for those six covariates is correctly specified and estimates the true hazard ratio for casting
+(2.0). Other-cause death (depending on age only), accrual, loss to follow-up and missingness
+(completely at random) are independent of it given the covariates, so complete cases are unbiased.
+Regenerate the bundled files with ``python -m prognosis.simulate.demo --out data/demo --seed 20261125``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+DAYS_PER_YEAR = 365.25
+SIZE_CAT_LEVELS = ("<=20", "20-50", ">50")
+CALCIFICATION_CLASSES = ("none", "coarse_benign", "powdery", "crushed_stone", "casting")
+FOCALITY_LEVELS = ("unifocal", "multifocal", "diffuse")
+
+
+@dataclass(frozen=True)
+class DemoParameters:
+    """Every true parameter of the demo cohort.
+
+    ``*_prob_no_casting`` are probabilities among tumours without casting and ``*_log_or_casting``
+    log odds ratios for casting: each covariate is logistic in casting alone, and the covariates
+    are independent given casting (PR depends on ER), so the marginal ORs equal the parameters.
+    The reference patient of the true log hazard ratios ``log_hr_*`` is aged ``age_mean_years``,
+    size <=20 mm, grade 1, node, ER and HER2 negative, without casting, with the Weibull baseline
+    ``H0(t) = (t / bc_baseline_scale_years) ** bc_baseline_shape`` (t in years).
+
+    Parameters
+    ----------
+    n, seed : int
+        Number of patients; seed of the ``numpy.random.Generator`` when none is passed.
+    age_mean_years, age_sd_years, age_min_years, age_max_years
+        Normal age at diagnosis, truncated (by redrawing) to [min, max], recorded in whole years.
+    casting_prevalence : float
+        Probability of casting-type calcifications.
+    grade3_*, node_positive_*, her2_positive_*, er_negative_*, pr_positive_* : float
+        Grade 3, node and HER2 positivity, ER negativity given casting; grades 1 and 2 share the
+        rest as ``grade1_share_of_grade1_2`` says; PR positivity given ER.
+    size_median_mm_no_casting, size_log_sd, size_log_ratio_casting, size_min_mm, size_max_mm
+        Log-normal invasive size; casting multiplies the median by ``exp(size_log_ratio_casting)``.
+    extent_log_excess_mean, extent_log_excess_casting, extent_log_excess_sd
+        ``log(extent_mm / size_mm) = max(0, N(mean + casting * excess_casting, sd))``.
+    extensive_threshold_mm : float
+        Extent at or above which disease is *extensive* (Tot's 40 mm).
+    focality_intercepts, focality_log_or_extensive, focality_log_or_casting
+        Multinomial logits of (multifocal, diffuse) against unifocal.
+    laterality_left_prob, calcification_probs_no_casting : float, tuple of float
+        P(left breast); P(none, coarse_benign, powdery, crushed_stone) when there is no casting.
+    calcification_mean_count, cluster_extra_mean
+        Mean number of calcifications and mean number of clusters beyond the first, by class
+        (in the order of ``CALCIFICATION_CLASSES``; both are 0 for class none).
+    log_hr_* : float
+        True log hazard ratios of breast-cancer death; age is per year about ``age_mean_years``.
+    bc_baseline_shape, bc_baseline_scale_years
+        Weibull baseline cumulative hazard of breast-cancer death of the reference patient.
+    other_death_rate_at_mean_age, other_death_log_rate_per_year
+        Gompertz hazard of death from other causes, ``a * exp(b * (age - age_mean + t))``,
+        per year; it depends on age only.
+    accrual_start, accrual_end, study_end, loss_to_followup_rate_per_year
+        Diagnosis dates uniform over the accrual period, follow-up ending at ``study_end``;
+        exponential loss to follow-up.
+    missing_size, missing_grade, missing_er, missing_her2 : float
+        Fractions (missing completely at random) of size_mm (and so size_cat), grade, er, her2.
+    """
+
+    n: int = 2000
+    seed: int = 20261125
+    age_mean_years: float = 60.0
+    age_sd_years: float = 12.0
+    age_min_years: int = 25
+    age_max_years: int = 90
+    casting_prevalence: float = 0.10
+    grade3_prob_no_casting: float = 0.28
+    grade3_log_or_casting: float = math.log(7.0)
+    grade1_share_of_grade1_2: float = 0.38
+    node_positive_prob_no_casting: float = 0.30
+    node_positive_log_or_casting: float = math.log(3.0)
+    her2_positive_prob_no_casting: float = 0.12
+    her2_positive_log_or_casting: float = math.log(3.0)
+    er_negative_prob_no_casting: float = 0.17
+    er_negative_log_or_casting: float = math.log(2.0)
+    pr_positive_prob_er_positive: float = 0.80
+    pr_positive_prob_er_negative: float = 0.10
+    size_median_mm_no_casting: float = 17.0
+    size_log_sd: float = 0.55
+    size_log_ratio_casting: float = 0.35
+    size_min_mm: float = 1.0
+    size_max_mm: float = 150.0
+    extent_log_excess_mean: float = 0.3
+    extent_log_excess_casting: float = 0.8
+    extent_log_excess_sd: float = 0.5
+    extensive_threshold_mm: float = 40.0
+    focality_intercepts: tuple[float, float] = (-1.6, -3.2)
+    focality_log_or_extensive: tuple[float, float] = (1.0, 1.5)
+    focality_log_or_casting: tuple[float, float] = (1.0, 1.8)
+    laterality_left_prob: float = 0.52
+    calcification_probs_no_casting: tuple[float, float, float, float] = (0.45, 0.20, 0.12, 0.23)
+    calcification_mean_count: tuple[float, ...] = (0.0, 6.0, 15.0, 20.0, 35.0)
+    cluster_extra_mean: tuple[float, ...] = (0.0, 0.3, 0.3, 0.4, 0.8)
+    log_hr_casting: float = math.log(2.0)
+    log_hr_age_per_year: float = math.log(1.01)
+    log_hr_size_20_50: float = math.log(1.6)
+    log_hr_size_over_50: float = math.log(2.4)
+    log_hr_grade_2: float = math.log(1.7)
+    log_hr_grade_3: float = math.log(2.6)
+    log_hr_node_positive: float = math.log(2.3)
+    log_hr_er_positive: float = math.log(0.7)
+    log_hr_her2_positive: float = math.log(1.4)
+    bc_baseline_shape: float = 1.1
+    bc_baseline_scale_years: float = 120.0
+    other_death_rate_at_mean_age: float = 0.006
+    other_death_log_rate_per_year: float = 0.09
+    accrual_start: str = "2000-01-01"
+    accrual_end: str = "2010-12-31"
+    study_end: str = "2014-12-31"
+    loss_to_followup_rate_per_year: float = 0.01
+    missing_size: float = 0.025
+    missing_grade: float = 0.03
+    missing_er: float = 0.02
+    missing_her2: float = 0.035
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be at least 1, got {self.n}")
+        for name in ("casting_prevalence", "grade3_prob_no_casting", "node_positive_prob_no_casting",
+                     "her2_positive_prob_no_casting", "er_negative_prob_no_casting"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must lie strictly between 0 and 1")
+        missing = (self.missing_size, self.missing_grade, self.missing_er, self.missing_her2)
+        if not all(0.0 <= fraction < 0.5 for fraction in missing):
+            raise ValueError("missing fractions must lie in [0, 0.5)")
+        start, stop, end = (pd.Timestamp(d) for d in (self.accrual_start, self.accrual_end, self.study_end))
+        if not start <= stop < end:
+            raise ValueError("need accrual_start <= accrual_end < study_end")
+
+    def true_log_hazard_ratios(self) -> dict[str, float]:
+        """The true log hazard ratios of breast-cancer death, keyed by Cox term name."""
+        return {
+            "casting[yes]": self.log_hr_casting,
+            "age": self.log_hr_age_per_year,
+            "size_cat[20-50]": self.log_hr_size_20_50,
+            "size_cat[>50]": self.log_hr_size_over_50,
+            "grade[2]": self.log_hr_grade_2,
+            "grade[3]": self.log_hr_grade_3,
+            "nodes[positive]": self.log_hr_node_positive,
+            "er[positive]": self.log_hr_er_positive,
+            "her2[positive]": self.log_hr_her2_positive,
+        }
+
+
+@dataclass(frozen=True)
+class DemoCohort:
+    """A simulated cohort: three tables keyed by ``patient_id`` and the truth behind them.
+
+    Attributes
+    ----------
+    clinical, pathology, imaging : pandas.DataFrame
+        The tables as they are written to CSV (missing values as ``pd.NA``/``NaN``).
+    truth : dict
+        JSON-serialisable: the parameters, the true hazard ratios and the realised counts.
+    """
+
+    clinical: pd.DataFrame
+    pathology: pd.DataFrame
+    imaging: pd.DataFrame
+    truth: dict
+
+
+def _given_casting(rng: np.random.Generator, casting: np.ndarray, prob: float, log_or: float) -> np.ndarray:
+    """Bernoulli draws whose log odds are ``logit(prob) + log_or * casting``."""
+    log_odds = math.log(prob / (1.0 - prob)) + log_or * casting
+    return rng.random(casting.size) < 1.0 / (1.0 + np.exp(-log_odds))
+
+
+def _truncated_normal_ages(rng: np.random.Generator, p: DemoParameters) -> np.ndarray:
+    age = rng.normal(p.age_mean_years, p.age_sd_years, p.n)
+    outside = (age < p.age_min_years) | (age >= p.age_max_years + 1)
+    while outside.any():  # redraw rather than clip, so the bounds do not pile up
+        age[outside] = rng.normal(p.age_mean_years, p.age_sd_years, outside.sum())
+        outside = (age < p.age_min_years) | (age >= p.age_max_years + 1)
+    return np.floor(age).astype(int)  # completed years
+
+
+def _mask(rng: np.random.Generator, n: int, fraction: float) -> np.ndarray:
+    """Exactly ``round(fraction * n)`` rows, chosen completely at random."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, size=int(round(fraction * n)), replace=False)] = True
+    return mask
+
+
+def simulate_demo_cohort(params: DemoParameters = DemoParameters(), *,
+                         rng: np.random.Generator | None = None) -> DemoCohort:
+    """Simulate the demo cohort.
+
+    Parameters
+    ----------
+    params : DemoParameters, optional
+        The true parameters; the defaults give the bundled ``data/demo`` files.
+    rng : numpy.random.Generator, optional
+        Source of randomness; by default ``numpy.random.default_rng(params.seed)``.
+
+    Returns
+    -------
+    DemoCohort
+        Clinical, pathology and imaging tables (columns as in ``data_dictionary/*.yaml``) and
+        the truth. The same parameters and seed always give identical tables.
+
+    See Also
+    --------
+    write_demo_cohort : write the tables and the truth to a directory.
+
+    Notes
+    -----
+    Breast-cancer death times follow a Weibull proportional-hazards model in age (per year),
+    size_cat, grade, nodes, er, her2 and casting, computed from the recorded (rounded, and
+    before masking, complete) values, so the adjusted cause-specific Cox model is correctly
+    specified. Extent, focality, PR and laterality do not enter the hazard.
+
+    References
+    ----------
+    Tabár L, et al. Cancer 2004;101:1745-59 (casting associated with poor grade, OR 7.04, and
+    node positivity, OR 3.29). Elias SG, et al. CEBP 2014;23:1464-83 (calcifications and HER2,
+    pOR 3.14). Tot T, et al. Hum Pathol 2011;42:1761-9 (extent, 40 mm; focality).
+
+    Examples
+    --------
+    >>> cohort = simulate_demo_cohort(DemoParameters(n=200, seed=1))
+    >>> list(cohort.clinical.columns[:3])
+    ['patient_id', 'age', 'diagnosis_date']
+    """
+    p = params
+    seeded_from_params = rng is None
+    rng = np.random.default_rng(p.seed) if rng is None else rng
+    n = p.n
+
+    # --- covariates given casting
+    age = _truncated_normal_ages(rng, p)
+    casting = (rng.random(n) < p.casting_prevalence).astype(int)
+    grade3 = _given_casting(rng, casting, p.grade3_prob_no_casting, p.grade3_log_or_casting)
+    grade = np.where(grade3, 3, np.where(rng.random(n) < p.grade1_share_of_grade1_2, 1, 2))
+    node_pos = _given_casting(rng, casting, p.node_positive_prob_no_casting, p.node_positive_log_or_casting)
+    her2_pos = _given_casting(rng, casting, p.her2_positive_prob_no_casting, p.her2_positive_log_or_casting)
+    er_pos = ~_given_casting(rng, casting, p.er_negative_prob_no_casting, p.er_negative_log_or_casting)
+    pr_pos = rng.random(n) < np.where(er_pos, p.pr_positive_prob_er_positive, p.pr_positive_prob_er_negative)
+    log_size = np.log(p.size_median_mm_no_casting) + p.size_log_ratio_casting * casting
+    size_mm = np.round(np.clip(np.exp(rng.normal(log_size, p.size_log_sd)), p.size_min_mm, p.size_max_mm), 1)
+    # bins follow the levels: <=20, (20, 50], >50, applied to the recorded (rounded) size
+    size_idx = np.digitize(size_mm, [20.0, 50.0], right=True)
+
+    # --- imaging: extent, focality, calcifications
+    excess_mean = p.extent_log_excess_mean + p.extent_log_excess_casting * casting
+    excess = rng.normal(excess_mean, p.extent_log_excess_sd)
+    extent_mm = np.round(size_mm * np.exp(np.maximum(excess, 0.0)), 1)
+    extensive = extent_mm >= p.extensive_threshold_mm
+    logits = np.column_stack([np.zeros(n)] + [  # unifocal is the reference category
+        p.focality_intercepts[k] + p.focality_log_or_extensive[k] * extensive
+        + p.focality_log_or_casting[k] * casting for k in range(2)])
+    focality_prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    focality_idx = np.minimum((rng.random((n, 1)) > np.cumsum(focality_prob, axis=1)).sum(axis=1), 2)
+    class_probs = np.asarray(p.calcification_probs_no_casting) / sum(p.calcification_probs_no_casting)
+    other_class = rng.choice(4, size=n, p=class_probs)
+    class_idx = np.where(casting == 1, 4, other_class)
+    mean_count = np.asarray(p.calcification_mean_count)[class_idx]
+    dispersion = 2.0  # negative binomial size: counts are overdispersed
+    extra = rng.negative_binomial(dispersion, dispersion / (dispersion + np.maximum(mean_count - 1.0, 1e-9)))
+    n_calcifications = np.where(class_idx == 0, 0, 1 + extra)
+    n_clusters = np.where(class_idx == 0, 0, 1 + rng.poisson(np.asarray(p.cluster_extra_mean)[class_idx]))
+    left = rng.random(n) < p.laterality_left_prob
+
+    # --- survival: BC death (Weibull PH), other-cause death (Gompertz in age), censoring
+    linear_predictor = (p.log_hr_casting * casting
+                        + p.log_hr_age_per_year * (age - p.age_mean_years)
+                        + np.array([0.0, p.log_hr_size_20_50, p.log_hr_size_over_50])[size_idx]
+                        + np.array([0.0, 0.0, p.log_hr_grade_2, p.log_hr_grade_3])[grade]
+                        + p.log_hr_node_positive * node_pos + p.log_hr_er_positive * er_pos
+                        + p.log_hr_her2_positive * her2_pos)
+    # invert H(t) = H0(t) exp(lp) = E, E ~ Exp(1)
+    bc_cumhaz = rng.exponential(size=n) * np.exp(-linear_predictor)
+    bc_years = p.bc_baseline_scale_years * bc_cumhaz ** (1.0 / p.bc_baseline_shape)
+    # Gompertz: H(t) = rate_at_diagnosis * (exp(slope * t) - 1) / slope = E
+    slope = p.other_death_log_rate_per_year
+    rate_at_diagnosis = p.other_death_rate_at_mean_age * np.exp(slope * (age - p.age_mean_years))
+    other_years = np.log1p(rng.exponential(size=n) * slope / rate_at_diagnosis) / slope
+    lost_years = rng.exponential(1.0 / p.loss_to_followup_rate_per_year, size=n)
+    start, stop = pd.Timestamp(p.accrual_start), pd.Timestamp(p.accrual_end)
+    diagnosis = start + pd.to_timedelta(rng.integers(0, (stop - start).days + 1, size=n), unit="D")
+    admin_days = (pd.Timestamp(p.study_end) - diagnosis).days.to_numpy()
+    times = np.column_stack([admin_days, lost_years * DAYS_PER_YEAR, bc_years * DAYS_PER_YEAR,
+                             other_years * DAYS_PER_YEAR])
+    first = times.argmin(axis=1)  # 0 administrative, 1 lost, 2 BC death, 3 other death
+    death_cause = np.select([first == 2, first == 3], [1, 2], 0)
+    # admin_days are whole days, so rounding an earlier time up never passes the study end
+    followup_days = np.maximum(np.ceil(times.min(axis=1)), 1).astype(int)
+
+    # --- missing completely at random
+    miss_size, miss_grade = _mask(rng, n, p.missing_size), _mask(rng, n, p.missing_grade)
+    miss_er, miss_her2 = _mask(rng, n, p.missing_er), _mask(rng, n, p.missing_her2)
+
+    width = max(4, len(str(n)))
+    patient_id = [f"D{i:0{width}d}" for i in range(1, n + 1)]
+    neg_pos = np.array(["negative", "positive"], dtype=object)
+    clinical = pd.DataFrame({
+        "patient_id": patient_id,
+        "age": age,
+        "diagnosis_date": diagnosis.strftime("%Y-%m-%d"),
+        "last_contact_date": (diagnosis + pd.to_timedelta(followup_days, unit="D")).strftime("%Y-%m-%d"),
+        "followup_days": followup_days,
+        "death": (death_cause > 0).astype(int),
+        "death_cause": death_cause,
+        "bc_death": (death_cause == 1).astype(int),
+    })
+    pathology = pd.DataFrame({
+        "patient_id": patient_id,
+        "size_mm": np.where(miss_size, np.nan, size_mm),
+        "size_cat": pd.Series(np.array(SIZE_CAT_LEVELS, dtype=object)[size_idx]).mask(miss_size),
+        "grade": pd.array(grade, dtype="Int64"),
+        "nodes": neg_pos[node_pos.astype(int)],
+        "er": pd.array(er_pos.astype(int), dtype="Int64"),
+        "pr": neg_pos[pr_pos.astype(int)],
+        "her2": pd.Series(neg_pos[her2_pos.astype(int)]).mask(miss_her2),
+    })
+    pathology.loc[miss_grade, "grade"] = pd.NA
+    pathology.loc[miss_er, "er"] = pd.NA
+    imaging = pd.DataFrame({
+        "patient_id": patient_id,
+        "laterality": np.where(left, "L", "R"),
+        "calcification_class": np.array(CALCIFICATION_CLASSES, dtype=object)[class_idx],
+        "casting": np.where(casting == 1, "yes", "no"),
+        "n_calcifications": n_calcifications.astype(int),
+        "n_clusters": n_clusters.astype(int),
+        "extent_mm": extent_mm,
+        "extent": np.where(extensive, "extensive", "limited"),
+        "focality": np.array(FOCALITY_LEVELS, dtype=object)[focality_idx],
+    })
+
+    log_hr = p.true_log_hazard_ratios()
+    truth = {
+        "description": "Simulated demo cohort; no real patients. Breast-cancer death follows a "
+                       "proportional cause-specific hazards model in exactly the terms below.",
+        "endpoint": "bc_death (death_cause == 1); other-cause deaths are a competing risk",
+        "hazard_ratio_casting": round(math.exp(p.log_hr_casting), 10),
+        "log_hazard_ratios": log_hr,
+        "hazard_ratios": {term: round(math.exp(v), 10) for term, v in log_hr.items()},
+        "reference_levels": {"size_cat": "<=20", "grade": 1, "nodes": "negative", "er": "negative",
+                             "her2": "negative", "casting": "no", "age": "per year"},
+        "seed": p.seed if seeded_from_params else None,
+        "parameters": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(p).items()},
+        "counts": {
+            "n": n,
+            "casting": int(casting.sum()),
+            "bc_death": int((death_cause == 1).sum()),
+            "other_death": int((death_cause == 2).sum()),
+            "censored_administrative": int((first == 0).sum()),
+            "censored_lost_to_followup": int((first == 1).sum()),
+            "missing": {"size_mm": int(miss_size.sum()), "grade": int(miss_grade.sum()),
+                        "er": int(miss_er.sum()), "her2": int(miss_her2.sum())},
+            "complete_cases": int((~(miss_size | miss_grade | miss_er | miss_her2)).sum()),
+            "median_followup_days": float(np.median(followup_days)),
+        },
+    }
+    return DemoCohort(clinical=clinical, pathology=pathology, imaging=imaging, truth=truth)
+
+
+def write_demo_cohort(cohort: DemoCohort, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write ``clinical.csv``, ``pathology.csv``, ``imaging.csv`` and ``truth.json``.
+
+    Each file is first written under a temporary name in ``out_dir`` and then renamed, so a
+    reader never sees a half-written file. Missing values are empty cells, except in the
+    pathology column ``er``, where they are written ``NA`` (to exercise a second missing token).
+
+    Parameters
+    ----------
+    cohort : DemoCohort
+        From :func:`simulate_demo_cohort`.
+    out_dir : str or path-like
+        Directory; created if needed. Existing files of the same names are replaced.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order above.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pathology = cohort.pathology.assign(er=cohort.pathology["er"].astype("string").fillna("NA"))
+    contents = {
+        "clinical.csv": cohort.clinical.to_csv(index=False, lineterminator="\n"),
+        "pathology.csv": pathology.to_csv(index=False, lineterminator="\n", na_rep=""),
+        "imaging.csv": cohort.imaging.to_csv(index=False, lineterminator="\n"),
+        "truth.json": json.dumps(cohort.truth, indent=2) + "\n",
+    }
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in contents.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are data files meant to be shared
+            staged.append((Path(tmp), out / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    written = [final for _, final in staged]
+    logger.info("wrote %s", ", ".join(str(path) for path in written))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m prognosis.simulate.demo --out data/demo --seed 20261125``."""
+    parser = argparse.ArgumentParser(prog="python -m prognosis.simulate.demo",
+                                     description="Write the simulated demo cohort (no real patients).")
+    parser.add_argument("--out", default="data/demo", help="output directory (default: data/demo)")
+    parser.add_argument("--seed", type=int, default=DemoParameters.seed, help="random seed")
+    parser.add_argument("--n", type=int, default=DemoParameters.n, help="number of patients")
+    args = parser.parse_args(argv)
+    cohort = simulate_demo_cohort(replace(DemoParameters(), seed=args.seed, n=args.n))
+    write_demo_cohort(cohort, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
