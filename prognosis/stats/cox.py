@@ -115,15 +115,13 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
                          null_ll, null_ll, 0.5, ties, conf_level)
     x = design.matrix.to_numpy(dtype=float)
     model = PHReg(time, x, status=event, ties=ties)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", SMConvergenceWarning)
-        warnings.simplefilter("error", HessianInversionWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            fit = model.fit(method="newton", maxiter=100, gtol=1e-10)
-        except (SMConvergenceWarning, HessianInversionWarning, np.linalg.LinAlgError) as exc:
-            raise ModelError(f"the Cox model with terms {', '.join(terms)} did not converge ({exc}); "
-                             "look for collinear terms or a level with no event") from None
+            fit = model.fit(method="newton", maxiter=100, tol=1e-10)
+        except np.linalg.LinAlgError as exc:
+            raise ModelError(f"the Cox model with terms {', '.join(terms)} cannot be fitted ({exc}); "
+                             "look for collinear terms") from None
     coef = np.asarray(fit.params, dtype=float)
     se = np.asarray(fit.bse, dtype=float)
     runaway = [t for t, b, s in zip(terms, coef, se) if abs(b) > _SEPARATION_COEF or not np.isfinite(s)]
@@ -132,6 +130,11 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
             f"the hazard ratio of {', '.join(runaway)} cannot be estimated: the likelihood keeps rising as it "
             "goes to 0 or infinity (monotone likelihood), usually because a level has no event or only events; "
             "merge sparse levels or drop the term")
+    trouble = [w for w in caught if issubclass(w.category, (SMConvergenceWarning, HessianInversionWarning))]
+    if trouble:
+        detail = str(trouble[0].message)
+        raise ModelError(f"the Cox model with terms {', '.join(terms)} did not converge ({detail}); "
+                         "look for collinear terms or a level with very few events")
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
     conf_int = np.exp(np.column_stack([coef - z * se, coef + z * se]))
     p_value = 2.0 * stats.norm.sf(np.abs(coef / se))
