@@ -19,12 +19,23 @@ from prognosis.stats.km import KMResult  # noqa: E402
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
 
+def _plot_end(km: KMResult, horizon: float | None) -> float:
+    if horizon is not None:
+        return horizon
+    return max(float(np.max(c.followup, initial=0.0)) for c in km.groups.values())
+
+
+def risk_table_times(km: KMResult, horizon: float | None = None) -> list[float]:
+    """The times of the numbers-at-risk table: the x-axis ticks of the KM figure."""
+    end = _plot_end(km, horizon)
+    ticks = MaxNLocator(nbins=8, integer=True).tick_values(0.0, end)
+    return [float(t) for t in ticks if 0.0 <= t <= end]
+
+
 def km_figure(km: KMResult, *, unit: str, title: str | None = None, group_label: str | None = None,
               horizon: float | None = None, ylabel: str = "Survival probability") -> Figure:
     """Kaplan–Meier curves per group with pointwise CI bands, censoring ticks and numbers at risk."""
-    last = max(float(np.max(c.censor_times, initial=0.0)) for c in km.groups.values())
-    last = max(last, max(float(np.max(c.time, initial=0.0)) for c in km.groups.values()))
-    end = horizon if horizon is not None else last
+    end = _plot_end(km, horizon)
     n_groups = len(km.groups)
     fig = plt.figure(figsize=(7.5, 5.2 + 0.25 * n_groups), dpi=110)
     grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.5 + 0.28 * n_groups], hspace=0.32)
@@ -42,14 +53,14 @@ def km_figure(km: KMResult, *, unit: str, title: str | None = None, group_label:
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(f"Time since diagnosis ({unit})")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    tick_times = risk_table_times(km, horizon)
+    ax.set_xticks(tick_times)
     ax.grid(alpha=0.3)
     ax.legend(title=group_label or km.by, loc="lower left", frameon=True)
     if title:
         ax.set_title(title)
 
     table = fig.add_subplot(grid[1])
-    tick_times = [x for x in ax.get_xticks() if 0 <= x <= end]
     for row, (colour, (level, curve)) in enumerate(zip(PALETTE * 3, km.groups.items())):
         y = n_groups - 1 - row
         table.text(-0.04, y, level, color=colour, ha="right", va="center", fontsize=9,

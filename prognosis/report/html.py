@@ -7,6 +7,7 @@ import base64
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from prognosis.report.figures import risk_table_times
 from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, limitations, summary_paragraphs, term_label
 from prognosis.results import AnalysisResult
 from prognosis.stats.cox import CoxResult
@@ -46,6 +47,13 @@ def _km_rows(result: AnalysisResult) -> list[dict]:
     return rows
 
 
+def _risk_table(result: AnalysisResult) -> dict:
+    times = risk_table_times(result.km, result.horizon)
+    rows = [{"level": level, "counts": [int(n) for n in curve.n_at_risk_at(times)]}
+            for level, curve in result.km.groups.items()]
+    return {"times": [f"{t:g}" for t in times], "rows": rows}
+
+
 def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, description: str | None = None) -> str:
     """Render the report to one HTML string (figures as base64 PNG)."""
     km_var = result.variables.get(result.km.by)
@@ -59,6 +67,7 @@ def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, des
         limits=limitations(result),
         km_label=km_var.label if km_var else result.km.by,
         km_rows=_km_rows(result),
+        risk=_risk_table(result),
         conf_type=next(iter(result.km.groups.values())).conf_type,
         logrank_p=fmt_p(result.km.logrank.p),
         unadjusted_table=hazard_table(result.models.unadjusted, result),

@@ -51,6 +51,13 @@ def term_label(term: str, variables: dict[str, Variable]) -> str:
     return f"{var.label} (per {var.spec.unit})" if var.spec.unit else f"{var.label} (per unit)"
 
 
+def _in_sentence(label: str) -> str:
+    """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym (HER2)."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def _join_words(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -59,7 +66,7 @@ def summary_paragraphs(result: AnalysisResult) -> list[str]:
     """The plain-language findings: the adjusted HR with its CI, what it means, and its caveats."""
     marker = result.variables[result.marker]
     adjusted = result.models.adjusted
-    covariate_words = [result.variables[c].label.lower() for c in result.covariates]
+    covariate_words = [_in_sentence(result.variables[c].label) for c in result.covariates]
     paragraphs = []
     for i, term in enumerate(adjusted.terms):
         if term not in result.models.unadjusted.terms:
