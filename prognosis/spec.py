@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from prognosis._suggest import did_you_mean
+from prognosis._yaml import read_yaml
 from prognosis.errors import SpecError
 
 logger = logging.getLogger(__name__)
@@ -236,10 +235,4 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         The file is missing or malformed; the message names the file and the key.
     """
     path = Path(path).resolve()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"analysis spec {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"{path.name}: cannot be read as YAML ({exc})") from None
-    return parse_spec(raw, path=path)
+    return parse_spec(read_yaml(path, error=SpecError, what="analysis spec"), path=path)

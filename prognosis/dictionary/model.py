@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from prognosis._suggest import did_you_mean
+from prognosis._yaml import read_yaml
 from prognosis.errors import DictionaryError
 
 logger = logging.getLogger(__name__)
@@ -103,7 +102,14 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
             f"{where}: column {name!r} has type {kind!r}; expected one of {', '.join(COLUMN_TYPES)}"
             f"{did_you_mean(str(kind), COLUMN_TYPES)}"
         )
-    raw_levels = list(raw.get("levels") or ()) + list((raw.get("codes") or {}).values())
+    raw_codes = raw.get("codes") or {}
+    if not isinstance(raw.get("levels") or [], list) or not isinstance(raw_codes, dict):
+        # A bare string would otherwise be split into one-letter levels.
+        raise DictionaryError(
+            f"{where}: column {name!r}: `levels` must be a list and `codes` a mapping, "
+            f"e.g. levels: [negative, positive], codes: {{0: negative, 1: positive}}"
+        )
+    raw_levels = list(raw.get("levels") or ()) + list(raw_codes) + list(raw_codes.values())
     if any(isinstance(v, bool) for v in raw_levels):
         # YAML 1.1 reads bare no/yes/on/off as booleans; the level's spelling would be lost.
         raise DictionaryError(
@@ -126,8 +132,12 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
     for bound in ("min", "max"):
         if raw.get(bound) is not None and kind != "numeric":
             raise DictionaryError(f"{where}: `{bound}` applies only to numeric columns ({name!r})")
+        if raw.get(bound) is not None and (isinstance(raw[bound], bool) or not isinstance(raw[bound], (int, float))):
+            raise DictionaryError(f"{where}: `{bound}` of column {name!r} must be a number, not {raw[bound]!r}")
     if raw.get("format") is not None and kind != "date":
         raise DictionaryError(f"{where}: `format` applies only to date columns ({name!r})")
+    if raw.get("format") is not None and not isinstance(raw["format"], str):
+        raise DictionaryError(f"{where}: `format` of column {name!r} must be text such as \"%Y-%m-%d\"")
     return ColumnSpec(
         name=str(name),
         type=kind,
@@ -162,12 +172,7 @@ def load_dictionary(path: str | Path) -> DataDictionary:
     """
     path = Path(path)
     where = path.name
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DictionaryError(f"data dictionary {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DictionaryError(f"{where}: cannot be read as YAML ({exc})") from None
+    raw = read_yaml(path, error=DictionaryError, what="data dictionary")
     if not isinstance(raw, dict):
         raise DictionaryError(f"{where}: expected a mapping with `table` and `columns`")
     for key in raw:
@@ -180,11 +185,14 @@ def load_dictionary(path: str | Path) -> DataDictionary:
         raise DictionaryError(f"{where}: `columns` must map each column name to its declaration")
     columns = {str(n): _parse_column(str(n), spec, where) for n, spec in columns_raw.items()}
     key = raw.get("key")
-    if key is not None and key not in columns:
+    if key is not None and (not isinstance(key, str) or key not in columns):
         raise DictionaryError(f"{where}: key {key!r} is not a declared column{did_you_mean(key, columns)}")
     missing = raw.get("missing", [""])
     if not isinstance(missing, list):
         raise DictionaryError(f"{where}: `missing` must be a list of tokens such as [\"\", \"NA\"]")
+    if any(isinstance(m, bool) for m in missing):
+        # A bare no/off would become the token "0" and silently blank every 0 (binary columns!).
+        raise DictionaryError(f"{where}: `missing` has a token read as a boolean; quote it, e.g. missing: [\"\", \"no\"]")
     return DataDictionary(
         table=str(raw["table"]),
         columns=columns,
