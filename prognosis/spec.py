@@ -181,10 +181,8 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
     time = r.mapping(endpoint["time"], "endpoint.time", _TIME_KEYS)
     if ("column" in time) == ("start" in time or "end" in time) or (("start" in time) != ("end" in time)):
         raise r.fail("endpoint.time", "give either `column` (with `unit`) or both `start` and `end` dates")
-    time_spec = TimeSpec(
-        column=time.get("column"), start=time.get("start"), end=time.get("end"),
-        unit=r.unit(time.get("unit", "days"), "endpoint.time.unit"),
-    )
+    time_columns = {k: r.text(time[k], f"endpoint.time.{k}") for k in ("column", "start", "end") if k in time}
+    time_spec = TimeSpec(**time_columns, unit=r.unit(time.get("unit", "days"), "endpoint.time.unit"))
     unit = r.unit(endpoint.get("unit", "years"), "endpoint.unit")
     horizon = endpoint.get("horizon")
     endpoint_spec = EndpointSpec(

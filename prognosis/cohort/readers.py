@@ -18,7 +18,12 @@ logger = logging.getLogger(__name__)
 
 def _read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     # Everything as text: the dictionary, not pandas' guessing, decides types and missing tokens.
-    return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    # Blank lines are kept as empty rows, so that row numbers stay those a spreadsheet shows
+    # (pandas would skip them and shift every later row); trailing ones are dropped, as Excel does.
+    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+                        encoding="utf-8-sig", skip_blank_lines=False)
+    filled = (frame != "").any(axis=1).to_numpy().nonzero()[0]
+    return frame.iloc[: filled[-1] + 1] if filled.size else frame.iloc[:0]
 
 
 _READERS: dict[str, tuple[str, Callable[[Path], pd.DataFrame]]] = {
