@@ -72,7 +72,8 @@ class DataValidationError(PrognosisError):
         if more > 0:
             lines.append(f"... and {more} more")
         n = len(self.violations)
-        header = f"{n} problem{'s' if n != 1 else ''} found in {Path(first.path).name}:"
+        files = ", ".join(dict.fromkeys(Path(v.path).name for v in self.violations))
+        header = f"{n} problem{'s' if n != 1 else ''} found in {files}:"
         super().__init__("\n".join([header, *("  " + line for line in lines)]))
 
 

@@ -7,7 +7,7 @@ import warnings
 
 from prognosis.cohort import assemble_cohort, read_table
 from prognosis.cohort.readers import Table
-from prognosis.errors import DataValidationError, PrognosisWarning
+from prognosis.errors import DataValidationError, PrognosisWarning, SpecError
 from prognosis.provenance import provenance
 from prognosis.results import AnalysisResult
 from prognosis.spec import AnalysisSpec, TableSpec
@@ -58,7 +58,10 @@ def run(spec: AnalysisSpec) -> AnalysisResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PrognosisWarning)
         tables = read_tables(spec.tables)
-        cohort = assemble_cohort(tables, spec.join, spec.endpoint, spec.model_variables, extra=(spec.km.by,))
+        try:
+            cohort = assemble_cohort(tables, spec.join, spec.endpoint, spec.model_variables, extra=(spec.km.by,))
+        except SpecError as exc:  # name the spec whose key points at the wrong column
+            raise SpecError(f"{spec.path.name if spec.path else 'spec'}: {exc}") from None
         by = cohort.variables[spec.km.by]
         km = kaplan_meier_by(cohort.time, cohort.event, level_labels(cohort.data[by.name], by),
                              levels=by.spec.category_levels or None, by=by.name, times=spec.km.times)

@@ -339,3 +339,30 @@ def test_validate_with_a_bad_dictionary(study):
 
 def test_validate_needs_a_dictionary(study):
     assert invoke("validate", study.table_path("pathology")).exit_code == 2
+
+
+def test_header_names_every_file_with_a_problem(study, out):
+    study.set_cell("imaging", 20, "casting", "maybe")
+    study.set_cell("clinical", 9, "age", "abc")
+    result = run_cli(study, out)
+    assert result.stderr.splitlines()[0] == "error: 2 problems found in clinical.csv, imaging.csv:"
+
+
+def test_follow_up_and_event_errors_are_listed_together_as_written(study, out):
+    study.set_cell("clinical", 7, "followup_days", "0")
+    study.edit_dictionary("clinical", lambda d: d["columns"].update(bc_death={"type": "numeric"}))
+    study.set_cell("clinical", 5, "bc_death", "2")
+    result = run_cli(study, out)
+    assert_failed_cleanly(result, out)
+    assert result.stderr.splitlines()[1:] == [
+        "  clinical.csv, row 5, column bc_death: '2' is not 0 or 1 (the event indicator)",
+        "  clinical.csv, row 7, column followup_days: '0' is zero or negative follow-up; follow-up must be > 0",
+    ]
+
+
+def test_a_spec_key_naming_an_undeclared_column_names_the_spec(study, out):
+    study.spec["covariates"] = ["age", "grde"]
+    study.save_spec()
+    result = run_cli(study, out)
+    assert_failed_cleanly(result, out)
+    assert "study.yaml: covariates[1]: 'grde' is not a column declared in any table (did you mean 'grade'?)" in result.stderr

@@ -146,14 +146,23 @@ def _join(tables: list[Table], key: str) -> tuple[pd.DataFrame, list[FlowStep], 
     return joined.reset_index(), flow, len(union)
 
 
+def _as_written(value: object) -> str:
+    """A typed cell back as a person would have typed it (0 not 0.0, a date without 00:00:00)."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _bad_rows(joined: pd.DataFrame, mask: pd.Series, table: Table, column: str, rule: str) -> list[Violation]:
     rows = joined.loc[mask, _ROW_PREFIX + table.name].astype(int)
     values = joined.loc[mask, column]
-    return [Violation(table.path, int(r), column, str(v), rule) for r, v in zip(rows, values)]
+    return [Violation(table.path, int(r), column, _as_written(v), rule) for r, v in zip(rows, values)]
 
 
-def _derive_time(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> pd.Series:
-    """Follow-up in days; errors for values <= 0 or an end before its start."""
+def _derive_time(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> tuple[pd.Series, list[Violation]]:
+    """Follow-up in days, and the violations: values <= 0 or an end before its start."""
     time = endpoint.time
     if time.column:
         table, spec = _needed("endpoint.time.column", time.column, located)
@@ -171,20 +180,16 @@ def _derive_time(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) ->
         days = delta.dt.days.astype(float)
         bad = _bad_rows(joined, days < 0, end_table, time.end, f"is before {time.start} (end date before start date)")
         bad += _bad_rows(joined, days == 0, end_table, time.end, f"equals {time.start}: zero follow-up; follow-up must be > 0")
-    if bad:
-        raise DataValidationError(sorted(bad, key=lambda v: v.row or 0))
-    return days
+    return days, bad
 
 
-def _derive_event(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> pd.Series:
+def _derive_event(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) -> tuple[pd.Series, list[Violation]]:
     table, spec = _needed("endpoint.event", endpoint.event, located)
     if spec.type not in ("binary", "numeric"):
         raise SpecError(f"endpoint.event: {endpoint.event!r} is declared as {spec.type}; declare it binary (0/1)")
     event = joined[endpoint.event].astype(float)
     bad = _bad_rows(joined, event.notna() & ~event.isin([0.0, 1.0]), table, endpoint.event, "is not 0 or 1 (the event indicator)")
-    if bad:
-        raise DataValidationError(bad)
-    return event
+    return event, bad
 
 
 def _exclude_missing(frame: pd.DataFrame, column: str, step: str, reason: str, flow: list[FlowStep]) -> pd.DataFrame:
@@ -237,8 +242,10 @@ def assemble_cohort(
         if name not in model_vars:
             model_vars[name] = _variable("km.by", VariableSpec(name), located)
     joined, flow, n_read = _join(tables, join)
-    days = _derive_time(joined, endpoint, located)
-    event = _derive_event(joined, endpoint, located)
+    days, bad_time = _derive_time(joined, endpoint, located)
+    event, bad_event = _derive_event(joined, endpoint, located)
+    if bad_time or bad_event:
+        raise DataValidationError(sorted(bad_time + bad_event, key=lambda v: (v.path, v.row or 0)))
     joined[TIME] = days / DAYS_PER_UNIT[endpoint.unit]
     joined[EVENT] = event
 

@@ -88,6 +88,14 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
+def _flag(raw: dict, field: str, where: str) -> bool:
+    value = raw.get(field, False)
+    if not isinstance(value, bool):
+        # A quoted "false" is a non-empty string, which Python would take as true.
+        raise DictionaryError(f"{where}: `{field}` must be true or false (unquoted), not {value!r}")
+    return value
+
+
 def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
     if not isinstance(raw, dict):
         raise DictionaryError(f"{where}: column {name!r} must be a mapping such as {{type: numeric}}")
@@ -141,7 +149,7 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
     return ColumnSpec(
         name=str(name),
         type=kind,
-        required=bool(raw.get("required", False)),
+        required=_flag(raw, "required", f"{where}: column {name!r}"),
         label=raw.get("label"),
         unit=raw.get("unit"),
         min=None if raw.get("min") is None else float(raw["min"]),
@@ -198,6 +206,6 @@ def load_dictionary(path: str | Path) -> DataDictionary:
         columns=columns,
         key=key,
         missing=tuple(_as_text(m) for m in missing),
-        allow_extra=bool(raw.get("allow_extra", False)),
+        allow_extra=_flag(raw, "allow_extra", where),
         path=str(path),
     )

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from prognosis.dictionary import ColumnSpec, DataDictionary, load_dictionary
 from prognosis.errors import DictionaryError
@@ -261,3 +262,17 @@ def test_codes_must_map_to_declared_levels(tmp_path):
 def test_field_that_does_not_fit_the_type(tmp_path, declaration, expected):
     message = load_error(tmp_path, f"table: t\ncolumns:\n  x: {declaration}\n", "t.yaml")
     assert message == f"t.yaml: {expected}"
+
+
+@pytest.mark.parametrize("field", ["required", "allow_extra"])
+def test_a_quoted_flag_is_rejected(tmp_path, field):
+    # "false" in quotes is a non-empty string; read as a flag it would mean true.
+    content = {"table": "t", "columns": {"a": {"type": "string"}}}
+    if field == "required":
+        content["columns"]["a"]["required"] = "false"
+    else:
+        content["allow_extra"] = "no"
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(DictionaryError, match=f"`{field}` must be true or false"):
+        load_dictionary(path)
