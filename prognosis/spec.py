@@ -15,20 +15,19 @@ from typing import Any, Literal
 
 from prognosis._suggest import did_you_mean
 from prognosis._yaml import read_yaml
+from prognosis.spec_options import OPTION_KEYS, AnalysisOptions, parse_options
+from prognosis.spec_reader import TIME_UNITS, SpecReader, TimeUnit, VariableSpec
 from prognosis.errors import SpecError
 
 logger = logging.getLogger(__name__)
 
-TimeUnit = Literal["days", "months", "years"]
-TIME_UNITS: tuple[str, ...] = ("days", "months", "years")
 DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "months": 365.25 / 12.0, "years": 365.25}
 
-_TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "covariates", "km")
+_TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "covariates", "km", *OPTION_KEYS)
 _TABLE_KEYS = ("name", "path", "dictionary")
 _ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
 _TIME_KEYS = ("column", "start", "end", "unit")
-_VARIABLE_KEYS = ("name", "reference")
-_KM_KEYS = ("by", "times")
+_KM_KEYS = ("by", "times", "strata", "conf_type")
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,11 @@ class EndpointSpec:
 
 
 @dataclass(frozen=True)
-class VariableSpec:
-    """A model variable; ``reference`` None means the first level in its dictionary."""
-
-    name: str
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
 class KMSpec:
     by: str
     times: tuple[float, ...] = ()
+    strata: tuple[str, ...] = ()
+    conf_type: str = "log-log"
 
 
 @dataclass(frozen=True)
@@ -88,6 +81,7 @@ class AnalysisSpec:
     path: Path | None = None
     description: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    options: AnalysisOptions = field(default_factory=AnalysisOptions)
 
     @property
     def name(self) -> str:
@@ -99,51 +93,6 @@ class AnalysisSpec:
         return (self.marker, *self.covariates)
 
 
-class _Reader:
-    """Reads one mapping of the spec, naming the spec file and key path in every error."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, message: str) -> SpecError:
-        return SpecError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
-
-    def mapping(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"expected a mapping with keys {', '.join(allowed)}")
-        for key in value:
-            if key not in allowed:
-                hint = did_you_mean(str(key), allowed)
-                raise self.fail(where, f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}")
-        return value
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(where, "expected a non-empty name")
-        return value
-
-    def unit(self, value: Any, where: str) -> TimeUnit:
-        if value not in TIME_UNITS:
-            raise self.fail(where, f"unit {value!r} is not one of {', '.join(TIME_UNITS)}{did_you_mean(str(value), TIME_UNITS)}")
-        return value
-
-    def number(self, value: Any, where: str, *, positive: bool = True) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
-            raise self.fail(where, f"expected a {'positive ' if positive else ''}number, got {value!r}")
-        return float(value)
-
-    def variable(self, value: Any, where: str) -> VariableSpec:
-        if isinstance(value, str):
-            return VariableSpec(self.text(value, where))
-        value = self.mapping(value, where, _VARIABLE_KEYS)
-        if "name" not in value:
-            raise self.fail(where, "a variable needs `name`")
-        reference = value.get("reference")
-        if isinstance(reference, bool):  # YAML reads a bare no/yes as a boolean
-            raise self.fail(where, f"reference {reference!r} was read as a boolean; quote it, e.g. reference: \"no\"")
-        return VariableSpec(self.text(value["name"], f"{where}.name"), None if reference is None else str(reference))
-
-
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
@@ -151,7 +100,7 @@ def _resolve(base: Path, value: str) -> Path:
 
 def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
     """Check a spec already read from YAML; see :func:`load_spec`."""
-    r = _Reader(path.name if path else "spec")
+    r = SpecReader(path.name if path else "spec")
     base = path.parent if path else Path.cwd()
     top = r.mapping(raw, "", _TOP_KEYS)
     for key in ("tables", "join", "endpoint", "marker"):
@@ -206,12 +155,15 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
     km = KMSpec(
         by=r.text(km_raw.get("by", marker.name), "km.by"),
         times=tuple(sorted(r.number(t, f"km.times[{i}]") for i, t in enumerate(times))),
+        strata=r.names(km_raw.get("strata", []), "km.strata"),
+        conf_type=r.choice(km_raw.get("conf_type", "log-log"), "km.conf_type", ("log-log", "log", "plain")),
     )
     join = r.text(top["join"], "join")
     title = str(top.get("title") or (path.stem if path else "Analysis"))
     return AnalysisSpec(
         title=title, tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
         covariates=covariates, km=km, path=path, description=top.get("description"), raw=dict(top),
+        options=parse_options(r, top),
     )
 
 

@@ -166,7 +166,8 @@ def test_spec_must_be_a_mapping(tmp_path, content):
 @pytest.mark.parametrize(("spec", "message"), [
     (changed(covariate=["age"]),
      "study.yaml: unknown key 'covariate' (did you mean 'covariates'?); allowed: title, description, tables, "
-     "join, endpoint, marker, covariates, km"),
+     "join, endpoint, marker, covariates, km, ties, robust, cluster, strata, ph_test, interactions, subgroups, "
+     "validation, missing, associations, competing, table1"),
     (changed(endpoint={**MINIMAL["endpoint"], "horizn": 10}),
      "study.yaml: endpoint: unknown key 'horizn' (did you mean 'horizon'?); allowed: time, event, unit, horizon"),
     (changed(endpoint={"time": {"colum": "followup_days"}, "event": "bc_death"}),
@@ -224,7 +225,7 @@ def test_required_top_key(tmp_path, key):
     (changed(covariates="age"), "study.yaml: covariates: expected a list of column names or {name, reference}"),
     (changed(covariates=["age", "casting"]),
      "study.yaml: covariates: a variable is listed twice (the marker is not repeated among covariates)"),
-    (changed(km=["casting"]), "study.yaml: km: expected a mapping with keys by, times"),
+    (changed(km=["casting"]), "study.yaml: km: expected a mapping with keys by, times, strata, conf_type"),
     (changed(km={"times": 5}), "study.yaml: km.times: expected a list of times in the endpoint unit"),
     (changed(km={"times": [5, -1]}), "study.yaml: km.times[1]: expected a positive number, got -1"),
 ])
