@@ -175,7 +175,7 @@ def test_spec_must_be_a_mapping(tmp_path, content):
     (changed(tables=[{"name": "c", "file": "c.csv", "dictionary": "c.yaml"}]),
      "study.yaml: tables[0]: unknown key 'file'; allowed: name, path, dictionary"),
     (changed(km={"by": "casting", "time": [5]}),
-     "study.yaml: km: unknown key 'time' (did you mean 'times'?); allowed: by, times"),
+     "study.yaml: km: unknown key 'time' (did you mean 'times'?); allowed: by, times, strata, conf_type"),
     (changed(marker={"name": "casting", "ref": "no"}),
      "study.yaml: marker: unknown key 'ref'; allowed: name, reference"),
 ])
