@@ -63,6 +63,8 @@ class Cohort:
     n_read: int
     variables: dict[str, Variable]
     columns: dict[str, ColumnSpec]
+    eligible: pd.DataFrame | None = None
+    """Patients with known follow-up and event, before the complete-case exclusions (for imputation)."""
 
     @property
     def n(self) -> int:
@@ -108,8 +110,11 @@ def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]])
     return located[name]
 
 
-def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, ColumnSpec]]) -> Variable:
+def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, ColumnSpec]], *,
+              model: bool = True) -> Variable:
     table, spec = _needed(where, var.name, located)
+    if not model:  # grouping columns (cluster ids, competing causes) may be of any type
+        return Variable(var.name, spec, table.name, spec.category_levels[0] if spec.category_levels else None)
     if spec.type not in ("numeric", "categorical", "binary"):
         raise SpecError(f"{where}: {var.name!r} is declared as {spec.type}; a model variable must be numeric, binary or categorical")
     levels = spec.category_levels
@@ -205,6 +210,8 @@ def assemble_cohort(
     variables: tuple[VariableSpec, ...] = (),
     *,
     extra: tuple[str, ...] = (),
+    required: dict[str, str] | None = None,
+    optional: dict[str, str] | None = None,
 ) -> Cohort:
     """Join tables on a key and derive the survival endpoint, counting every exclusion.
 
@@ -221,7 +228,13 @@ def assemble_cohort(
         Model variables (marker first, then covariates); patients missing any are excluded,
         one flow step per variable (complete-case analysis).
     extra : tuple of str
-        Further columns that must exist and be complete (e.g. the KM grouping).
+        Further model columns that must exist and be complete (e.g. the KM grouping).
+    required : dict, optional
+        Further columns, mapped to the spec key that names them, that must be complete
+        (strata, cluster); they may be of any declared type.
+    optional : dict, optional
+        Columns, mapped to the spec key that names them, that must exist but may be missing
+        (subgroups, associations, competing causes): no patient is excluded for them.
 
     Returns
     -------
@@ -241,6 +254,11 @@ def assemble_cohort(
     for name in extra:
         if name not in model_vars:
             model_vars[name] = _variable("km.by", VariableSpec(name), located)
+    for name, where in (required or {}).items():
+        if name not in model_vars:
+            model_vars[name] = _variable(where, VariableSpec(name), located, model=False)
+    kept = {name: _variable(where, VariableSpec(name), located, model=False)
+            for name, where in (optional or {}).items() if name not in model_vars}
     joined, flow, n_read = _join(tables, join)
     days, bad_time = _derive_time(joined, endpoint, located)
     event, bad_event = _derive_event(joined, endpoint, located)
@@ -251,13 +269,15 @@ def assemble_cohort(
 
     cohort = _exclude_missing(joined, TIME, "follow-up time known", "follow-up time missing", flow)
     cohort = _exclude_missing(cohort, EVENT, "event status known", f"{endpoint.event} missing", flow)
+    eligible = cohort
     for name, var in model_vars.items():
         cohort = _exclude_missing(cohort, name, f"{name} known", f"{var.label} missing (complete-case analysis)", flow)
 
     if endpoint.horizon is not None:
         beyond = cohort[TIME] > endpoint.horizon
         n_events_censored = int((beyond & (cohort[EVENT] == 1)).sum())
-        cohort = cohort.assign(**{EVENT: cohort[EVENT].where(~beyond, 0.0), TIME: cohort[TIME].clip(upper=endpoint.horizon)})
+        cohort = _censor_at(cohort, endpoint.horizon)
+        eligible = _censor_at(eligible, endpoint.horizon)
         flow.append(FlowStep(
             f"administrative censoring at {endpoint.horizon:g} {endpoint.unit}", len(cohort), 0, len(cohort),
             f"{int(beyond.sum())} followed beyond the horizon censored there ({n_events_censored} of their events not counted)",
@@ -266,7 +286,14 @@ def assemble_cohort(
     check_flow_balances(tuple(flow), n_read, len(cohort))
     columns = {c: spec for c, (_, spec) in located.items()}
     logger.info("cohort: %d of %d patients, %d events", len(cohort), n_read, int(cohort[EVENT].sum()))
-    return Cohort(cohort, join, tuple(flow), endpoint.unit, n_read, model_vars, columns)
+    return Cohort(cohort, join, tuple(flow), endpoint.unit, n_read, {**model_vars, **kept}, columns,
+                  eligible.reset_index(drop=True))
+
+
+def _censor_at(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """Administrative censoring: events after ``horizon`` do not count, time stops there."""
+    beyond = frame[TIME] > horizon
+    return frame.assign(**{EVENT: frame[EVENT].where(~beyond, 0.0), TIME: frame[TIME].clip(upper=horizon)})
 
 
 def row_of(cohort: Cohort, table: str) -> pd.Series:
