@@ -6,6 +6,8 @@ import logging
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from scipy import stats
 
 from prognosis.cohort.assemble import Cohort
@@ -50,7 +52,25 @@ class ModelComparison:
         return self.adjusted.n_events / max(len(self.adjusted.terms), 1)
 
 
-def compare_models(cohort: Cohort, marker: str, covariates: tuple[str, ...], *, ties: Ties = "efron") -> ModelComparison:
+def group_codes(data: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
+    """One integer code per combination of ``columns`` (strata or clusters); None for no columns."""
+    if not columns:
+        return None
+    keys = data[list(columns)].astype(str).agg("\x1f".join, axis=1)
+    return pd.factorize(keys, sort=True)[0]
+
+
+def compare_models(
+    cohort: Cohort,
+    marker: str,
+    covariates: tuple[str, ...],
+    *,
+    ties: Ties = "efron",
+    strata: tuple[str, ...] = (),
+    robust: bool = False,
+    cluster: str | None = None,
+    interactions: tuple[tuple[str, str], ...] = (),
+) -> ModelComparison:
     """Fit marker alone, marker + covariates and covariates alone on the same patients.
 
     Parameters
@@ -62,12 +82,22 @@ def compare_models(cohort: Cohort, marker: str, covariates: tuple[str, ...], *, 
     covariates : tuple of str
         The established factors to adjust for.
     ties : {"efron", "breslow"}
+    strata : tuple of str
+        Columns whose combinations are Cox strata (separate baseline hazards), as R
+        ``coxph(... + strata(a, b))``.
+    robust : bool
+        Robust sandwich standard errors (each patient its own cluster unless ``cluster``).
+    cluster : str, optional
+        Column of cluster ids for the grouped sandwich variance; implies ``robust``.
+    interactions : tuple of (str, str)
+        Product terms added to the adjusted model, e.g. ``(("casting", "her2"),)``.
 
     Returns
     -------
     ModelComparison
-        With the likelihood-ratio test of the marker's terms (df = their number) and Harrell's
-        C of the base and full models.
+        With the likelihood-ratio test of the marker's terms, its interactions included
+        (df = their number), and Harrell's C of the base and full models. The likelihood-ratio
+        test uses the model-based likelihood even when the standard errors are robust.
 
     Warns
     -----
@@ -75,12 +105,15 @@ def compare_models(cohort: Cohort, marker: str, covariates: tuple[str, ...], *, 
         Fewer than 10 events per term in the adjusted model.
     """
     variables = [cohort.variables[marker], *(cohort.variables[c] for c in covariates)]
-    design = design_matrix(cohort.data, variables)
+    design = design_matrix(cohort.data, variables, interactions=interactions)
     time, event = cohort.time, cohort.event
-    unadjusted = fit_cox(time, event, design.only(marker), ties=ties)
-    adjusted = fit_cox(time, event, design, ties=ties)
-    base = fit_cox(time, event, design.without(marker), ties=ties)
-    df = len(design.terms_of[marker])
+    options = {"ties": ties, "strata": group_codes(cohort.data, strata), "robust": robust or cluster is not None,
+               "cluster": group_codes(cohort.data, (cluster,) if cluster else ())}
+    unadjusted = fit_cox(time, event, design.only(marker), **options)
+    adjusted = fit_cox(time, event, design, **options)
+    base_design = design.without(marker)
+    base = fit_cox(time, event, base_design, **options)
+    df = len(design.terms) - len(base_design.terms)
     statistic = max(2.0 * (adjusted.log_likelihood - base.log_likelihood), 0.0)
     added = AddedValue(statistic, df, float(stats.chi2.sf(statistic, df)), base.concordance, adjusted.concordance)
     comparison = ModelComparison(marker, unadjusted, adjusted, base, added)
