@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import warnings
 
-from prognosis.cohort import assemble_cohort, read_table
+from prognosis import sections
+from prognosis.cohort import Cohort, assemble_cohort, read_table
 from prognosis.cohort.readers import Table
 from prognosis.errors import DataValidationError, PrognosisWarning, SpecError
 from prognosis.provenance import provenance
@@ -38,13 +39,15 @@ def _question(spec: AnalysisSpec, result_vars: dict) -> str:
     return f"Does {marker.name} ({marker.label}) predict {spec.endpoint.event}{beyond}?"
 
 
-def run(spec: AnalysisSpec) -> AnalysisResult:
+def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
     """Run the analysis a spec describes.
 
     Parameters
     ----------
     spec : AnalysisSpec
         See :func:`prognosis.spec.load_spec`.
+    progress : bool, optional
+        Progress bar for the bootstrap: None shows one only on a terminal, False never.
 
     Returns
     -------
@@ -55,17 +58,27 @@ def run(spec: AnalysisSpec) -> AnalysisResult:
     SpecError, DictionaryError, DataValidationError, ModelError
         With the file, row and column at fault where there is one.
     """
+    options = spec.options
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PrognosisWarning)
         tables = read_tables(spec.tables)
-        try:
-            cohort = assemble_cohort(tables, spec.join, spec.endpoint, spec.model_variables, extra=(spec.km.by,))
-        except SpecError as exc:  # name the spec whose key points at the wrong column
-            raise SpecError(f"{spec.path.name if spec.path else 'spec'}: {exc}") from None
+        cohort = _assemble(spec, tables)
         by = cohort.variables[spec.km.by]
         km = kaplan_meier_by(cohort.time, cohort.event, level_labels(cohort.data[by.name], by),
-                             levels=by.spec.category_levels or None, by=by.name, times=spec.km.times)
-        models = compare_models(cohort, spec.marker.name, tuple(c.name for c in spec.covariates))
+                             levels=by.spec.category_levels or None, by=by.name, times=spec.km.times,
+                             conf_type=spec.km.conf_type)
+        group_tests = sections.group_tests(cohort, spec)
+        followup = sections.followup(cohort)
+        models = compare_models(cohort, spec.marker.name, tuple(c.name for c in spec.covariates),
+                                ties=options.ties, strata=options.strata, robust=options.robust,
+                                cluster=options.cluster, interactions=options.interactions)
+        ph = sections.proportional_hazards(cohort, spec, models)
+        validation = sections.validation(cohort, spec, models, progress=progress)
+        subgroups = sections.subgroups(cohort, spec)
+        competing, competing_unknown = sections.competing(cohort, spec, models)
+        imputation = sections.imputation(cohort, spec)
+        associations = sections.associations_section(cohort, spec)
+        table1 = sections.table1(cohort, spec)
     notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PrognosisWarning)))
     for note in notes:
         logger.warning(note)
@@ -75,4 +88,30 @@ def run(spec: AnalysisSpec) -> AnalysisResult:
         n=cohort.n, events=cohort.events, flow=cohort.flow, km=km, models=models,
         variables=cohort.variables, marker=spec.marker.name, covariates=tuple(c.name for c in spec.covariates),
         provenance=provenance(spec, tables), warnings=notes,
+        group_tests=group_tests, followup=followup, ph_test=ph, validation=validation, subgroups=subgroups,
+        competing=competing, competing_unknown_cause=competing_unknown, imputation=imputation,
+        associations=associations, table1=table1,
     )
+
+
+def _assemble(spec: AnalysisSpec, tables: list[Table]) -> Cohort:
+    options = spec.options
+    required = {name: "strata" for name in options.strata}
+    required.update({name: "km.strata" for name in spec.km.strata})
+    if options.cluster:
+        required[options.cluster] = "cluster"
+    optional = {name: "subgroups" for name in options.subgroups}
+    optional.update({name: "associations" for name in options.associations})
+    optional.update({name: "table1" for name in options.table1 or ()})
+    if options.competing:
+        optional[options.competing.column] = "competing.column"
+    for a, b in options.interactions:
+        for name in (a, b):
+            if name not in {v.name for v in spec.model_variables}:
+                raise SpecError(f"{spec.path.name if spec.path else 'spec'}: interactions: {name!r} is neither "
+                                "the marker nor a covariate; add it to covariates first")
+    try:
+        return assemble_cohort(tables, spec.join, spec.endpoint, spec.model_variables, extra=(spec.km.by,),
+                               required=required, optional=optional)
+    except SpecError as exc:  # name the spec whose key points at the wrong column
+        raise SpecError(f"{spec.path.name if spec.path else 'spec'}: {exc}") from None

@@ -71,6 +71,16 @@ class AnalysisResult:
     covariates: tuple[str, ...]
     provenance: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
+    group_tests: Any = None
+    followup: Any = None
+    ph_test: Any = None
+    validation: Any = None
+    subgroups: Any = None
+    competing: Any = None
+    competing_unknown_cause: int = 0
+    imputation: Any = None
+    associations: Any = None
+    table1: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The results.json document (a contract: keys are only ever added)."""
@@ -86,7 +96,8 @@ class AnalysisResult:
             "marker": self.marker,
             "covariates": list(self.covariates),
             "variables": {name: _variable_dict(var) for name, var in self.variables.items()},
-            "km": km_to_dict(self.km),
+            "km": {**km_to_dict(self.km), **(self.group_tests.to_dict() if self.group_tests else {})},
+            "followup": _section(self.followup),
             "cox": {
                 "unadjusted": self.models.unadjusted.to_dict(),
                 "adjusted": adjusted,
@@ -94,12 +105,24 @@ class AnalysisResult:
             },
             "added_value": self.models.added_value.to_dict(),
             "events_per_variable": self.models.events_per_variable,
+            "ph_test": _section(self.ph_test),
+            "validation": _section(self.validation),
+            "subgroups": _section(self.subgroups),
+            "competing": None if self.competing is None else {
+                **self.competing.to_dict(), "excluded_unknown_cause": self.competing_unknown_cause},
+            "imputation": _section(self.imputation),
+            "associations": _section(self.associations),
+            "table1": _section(self.table1),
             "warnings": list(self.warnings),
             "provenance": self.provenance,
         }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=_json_default, allow_nan=False)
+
+
+def _section(result: Any) -> dict[str, Any] | None:
+    return None if result is None else result.to_dict()
 
 
 def _json_default(value: Any) -> Any:

@@ -70,7 +70,8 @@ def test_bundled_demo_spec():
     assert spec.covariates == (VariableSpec("age"), VariableSpec("size_cat", "<=20"), VariableSpec("grade"),
                                VariableSpec("nodes"), VariableSpec("er"), VariableSpec("her2"))
     assert spec.model_variables[0] == spec.marker
-    assert spec.km == KMSpec("casting", (5.0, 10.0))
+    assert spec.km == KMSpec("casting", (5.0, 10.0), strata=("grade",))
+    assert spec.options.competing.of_interest == "breast_cancer" and spec.options.subgroups == ("her2", "er", "grade")
     assert spec.raw["marker"] == {"name": "casting", "reference": "no"}  # as written, for provenance
 
 

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 TIME = "_time"
 EVENT = "_event"
+#: True where follow-up was cut at the horizon: whatever happened later is censored.
+BEYOND_HORIZON = "_beyond_horizon"
 _ROW_PREFIX = "_row:"
 
 
@@ -293,7 +295,8 @@ def assemble_cohort(
 def _censor_at(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:
     """Administrative censoring: events after ``horizon`` do not count, time stops there."""
     beyond = frame[TIME] > horizon
-    return frame.assign(**{EVENT: frame[EVENT].where(~beyond, 0.0), TIME: frame[TIME].clip(upper=horizon)})
+    return frame.assign(**{EVENT: frame[EVENT].where(~beyond, 0.0), TIME: frame[TIME].clip(upper=horizon),
+                           BEYOND_HORIZON: beyond})
 
 
 def row_of(cohort: Cohort, table: str) -> pd.Series:

@@ -13,7 +13,7 @@ from scipy import stats
 from prognosis.cohort.assemble import Cohort
 from prognosis.errors import ConvergenceWarning
 from prognosis.stats.cox import CoxResult, Ties, fit_cox
-from prognosis.stats.design import design_matrix
+from prognosis.stats.design import Design, design_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ class ModelComparison:
     adjusted: CoxResult
     base: CoxResult
     added_value: AddedValue
+    design: Design | None = None
+    """The adjusted model's design (for diagnostics that need the matrix)."""
+    strata: np.ndarray | None = None
+    """Stratum code per patient, when the models are stratified."""
 
     @property
     def events_per_variable(self) -> float:
@@ -116,7 +120,7 @@ def compare_models(
     df = len(design.terms) - len(base_design.terms)
     statistic = max(2.0 * (adjusted.log_likelihood - base.log_likelihood), 0.0)
     added = AddedValue(statistic, df, float(stats.chi2.sf(statistic, df)), base.concordance, adjusted.concordance)
-    comparison = ModelComparison(marker, unadjusted, adjusted, base, added)
+    comparison = ModelComparison(marker, unadjusted, adjusted, base, added, design, options["strata"])
     if comparison.events_per_variable < MIN_EVENTS_PER_VARIABLE:
         warnings.warn(f"only {comparison.events_per_variable:.1f} events per term in the adjusted model "
                       f"(fewer than {MIN_EVENTS_PER_VARIABLE:g}); its estimates may be unreliable",

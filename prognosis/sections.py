@@ -1,0 +1,206 @@
+"""The optional sections of an analysis: each turns the cohort and the spec into one result.
+
+:func:`prognosis.pipeline.run` calls these in order; each returns ``None`` when the spec does not
+ask for its section. They only adapt the cohort to the statistical functions in
+:mod:`prognosis.stats`; the statistics live there.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pandas as pd
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prognosis.cohort.assemble import BEYOND_HORIZON, EVENT, TIME, Cohort
+from prognosis.errors import PrognosisWarning
+from prognosis.spec import AnalysisSpec
+from prognosis.stats.associations import AssociationsResult, associations
+from prognosis.stats.competing import CompetingRisksResult, competing_risks
+from prognosis.stats.compare import ModelComparison
+from prognosis.stats.design import level_labels
+from prognosis.stats.followup import FollowUpResult, median_followup
+from prognosis.stats.imputation import ImputationResult, multiple_imputation_cox
+from prognosis.stats.logrank import (
+    PairwiseLogRankResult,
+    StratifiedLogRankResult,
+    TrendTestResult,
+    logrank_trend_test,
+    pairwise_logrank_test,
+    stratified_logrank_test,
+)
+from prognosis.stats.ph import PHTestResult, ph_test
+from prognosis.stats.subgroups import SubgroupResult, subgroup_analysis
+from prognosis.stats.table1 import TableOne, table_one
+from prognosis.stats.validation import ValidationSummary, validate_cox
+
+logger = logging.getLogger(__name__)
+
+
+def proportional_hazards(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison) -> PHTestResult | None:
+    """Scaled-Schoenfeld test of the adjusted model, per variable and global (R ``cox.zph``)."""
+    if not spec.options.ph_test or models.design is None or not models.adjusted.terms:
+        return None
+    return ph_test(cohort.time, cohort.event, models.design, models.adjusted, transform="km", strata=models.strata)
+
+
+def validation(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison, *, progress: bool | None = None
+               ) -> ValidationSummary | None:
+    """Discrimination, calibration and bootstrap optimism of the adjusted model."""
+    options = spec.options.validation
+    if options is None or models.design is None:
+        return None
+    times = options.times or spec.km.times
+    if not times:
+        warnings.warn("validation needs times (validation.times or km.times); it was skipped",
+                      PrognosisWarning, stacklevel=2)
+        return None
+    if spec.options.strata:
+        warnings.warn("validation uses the unstratified adjusted model; strata are ignored there",
+                      PrognosisWarning, stacklevel=2)
+    # Time-dependent AUC and Brier need patients still at risk after t: times at or beyond the
+    # last follow-up (e.g. the horizon itself) are left out, and said so.
+    usable = tuple(t for t in times if t < cohort.time.max())
+    for t in sorted(set(times) - set(usable)):
+        warnings.warn(f"validation at {t:g} {spec.endpoint.unit} was left out: no patient is followed beyond it",
+                      PrognosisWarning, stacklevel=2)
+    if not usable:
+        return None
+    return validate_cox(cohort.time, cohort.event, models.design, times=usable, groups=options.groups,
+                        B=options.bootstrap, seed=options.seed, ties=spec.options.ties, progress=progress)
+
+
+def subgroups(cohort: Cohort, spec: AnalysisSpec) -> SubgroupResult | None:
+    """The marker's hazard ratio within each level of each subgroup factor, with interaction tests."""
+    if not spec.options.subgroups:
+        return None
+    covariates = tuple(c.name for c in spec.covariates)
+    return subgroup_analysis(cohort, spec.marker.name, list(spec.options.subgroups), covariates=covariates,
+                             ties=spec.options.ties)
+
+
+@dataclass(frozen=True)
+class GroupTests:
+    """Comparisons of the Kaplan–Meier groups beyond the plain log-rank test; None where not asked or not meaningful."""
+
+    stratified: StratifiedLogRankResult | None
+    pairwise: PairwiseLogRankResult | None
+    trend: TrendTestResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stratified_logrank": None if self.stratified is None else self.stratified.to_dict(),
+            "pairwise": None if self.pairwise is None else self.pairwise.to_dict(),
+            "trend": None if self.trend is None else self.trend.to_dict(),
+        }
+
+
+def group_tests(cohort: Cohort, spec: AnalysisSpec) -> GroupTests:
+    """Stratified log-rank (``km.strata``); pairwise Holm-adjusted and trend tests for three or more groups."""
+    by = cohort.variables[spec.km.by]
+    labels = level_labels(cohort.data[by.name], by).to_numpy()
+    levels = tuple(level for level in by.spec.category_levels if level in set(labels)) or None
+    stratified = None
+    if spec.km.strata:
+        strata = _stratum_labels(cohort, spec.km.strata)
+        stratified = stratified_logrank_test(cohort.time, cohort.event, labels, strata, levels=levels, by=by.name)
+    pairwise = trend = None
+    if levels is not None and len(levels) > 2:
+        pairwise = pairwise_logrank_test(cohort.time, cohort.event, labels, method="holm", levels=levels, by=by.name)
+        trend = logrank_trend_test(cohort.time, cohort.event, labels, levels=levels, by=by.name)
+    return GroupTests(stratified, pairwise, trend)
+
+
+def _stratum_labels(cohort: Cohort, columns: tuple[str, ...]) -> pd.Series:
+    """Readable stratum names: the level (``3``) for one column, ``grade=3, er=positive`` for several."""
+    parts = [level_labels(cohort.data[c], cohort.variables[c]) if c in cohort.variables else cohort.data[c].astype(str)
+             for c in columns]
+    if len(parts) == 1:
+        return parts[0].astype(str)
+    return pd.concat([p.astype(str).radd(f"{c}=") for c, p in zip(columns, parts)], axis=1).agg(", ".join, axis=1)
+
+
+def followup(cohort: Cohort) -> FollowUpResult:
+    """Median follow-up by the reverse Kaplan–Meier method (censoring as the event)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return median_followup(cohort.time, cohort.event, conf_type="log-log")
+
+
+def imputation(cohort: Cohort, spec: AnalysisSpec) -> ImputationResult | None:
+    """The adjusted Cox model with missing marker and covariates multiply imputed (Rubin's rules)."""
+    options = spec.options.missing
+    if options.method != "multiple_imputation" or cohort.eligible is None:
+        return None
+    marker = cohort.variables[spec.marker.name]
+    covariates = [cohort.variables[c.name] for c in spec.covariates]
+    return multiple_imputation_cox(cohort.eligible, time=TIME, event=EVENT, marker=marker, covariates=covariates,
+                                   m=options.m, seed=options.seed, ties=spec.options.ties,
+                                   iterations=options.iterations)
+
+
+CENSORED = "censored"
+
+
+def _causes(cohort: Cohort, spec: AnalysisSpec) -> pd.Series:
+    """Each patient's cause name, ``"censored"`` when alive (or beyond the horizon), None where unknown."""
+    options = spec.options.competing
+    assert options is not None
+    # A cell may hold a raw code (spec `codes` keys) or, after the dictionary's own `codes`, the cause name.
+    names = {**{cause: cause for cause in options.codes.values()}, **options.codes}
+    raw = cohort.data[options.column]
+    var = cohort.variables.get(options.column)
+    text = level_labels(raw, var) if var is not None and var.spec.type == "binary" else raw.astype(object)
+    causes = text.map(lambda v: None if pd.isna(v) else names.get(str(v), CENSORED)).astype(object)
+    if BEYOND_HORIZON in cohort.data:
+        causes = causes.where(~cohort.data[BEYOND_HORIZON].astype(bool), CENSORED)
+    return causes
+
+
+def competing(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison) -> tuple[CompetingRisksResult | None, int]:
+    """Cumulative incidence by marker, Gray's test, cause-specific Cox and Fine–Gray.
+
+    Returns the result and the number of patients left out for an unknown cause.
+    """
+    options = spec.options.competing
+    if options is None:
+        return None, 0
+    causes = _causes(cohort, spec)
+    known = causes.notna().to_numpy()
+    by = cohort.variables[spec.km.by]
+    group = level_labels(cohort.data[by.name], by).to_numpy()[known]
+    design = None
+    if models.design is not None and models.design.terms:
+        design = replace(models.design, matrix=models.design.matrix.loc[known])
+    if spec.options.strata:
+        warnings.warn("the Fine–Gray and cause-specific models are fitted without strata", PrognosisWarning, stacklevel=2)
+    result = competing_risks(cohort.time[known], causes.to_numpy()[known], cause_of_interest=options.of_interest,
+                             censor_code=CENSORED, group=group, group_levels=by.spec.category_levels or None,
+                             design=design, times=spec.km.times)
+    return result, int((~known).sum())
+
+
+def _eligible(cohort: Cohort) -> pd.DataFrame:
+    return cohort.eligible if cohort.eligible is not None else cohort.data
+
+
+def associations_section(cohort: Cohort, spec: AnalysisSpec) -> AssociationsResult | None:
+    """The marker against each factor in ``associations``, among patients with known follow-up."""
+    if not spec.options.associations:
+        return None
+    marker = cohort.variables[spec.marker.name]
+    factors = [cohort.variables[name] for name in spec.options.associations]
+    age = cohort.variables.get("age")
+    adjust = "age" if age is not None and age.spec.type == "numeric" and "age" not in spec.options.associations else None
+    return associations(_eligible(cohort), marker, factors, age=adjust)
+
+
+def table1(cohort: Cohort, spec: AnalysisSpec) -> TableOne:
+    """Table 1 by marker level, among patients with known follow-up (missing values counted)."""
+    names = spec.options.table1
+    if names is None:
+        names = tuple(dict.fromkeys([c.name for c in spec.covariates] + list(spec.options.associations)))
+    variables = [cohort.variables[n] for n in names if n != spec.marker.name and n in cohort.variables]
+    return table_one(_eligible(cohort), cohort.variables[spec.marker.name], variables)
