@@ -13,8 +13,17 @@ import numpy as np
 
 from prognosis.cohort.assemble import Variable
 from prognosis.cohort.flow import FlowStep
+from prognosis.sections import GroupTests
+from prognosis.stats.associations import AssociationsResult
 from prognosis.stats.compare import ModelComparison
+from prognosis.stats.competing import CompetingRisksResult
+from prognosis.stats.followup import FollowUpResult
+from prognosis.stats.imputation import ImputationResult
 from prognosis.stats.km import KMCurve, KMResult
+from prognosis.stats.ph import PHTestResult
+from prognosis.stats.subgroups import SubgroupResult
+from prognosis.stats.table1 import TableOne
+from prognosis.stats.validation import ValidationSummary
 
 
 def _number(value: float) -> float | None:
@@ -71,16 +80,16 @@ class AnalysisResult:
     covariates: tuple[str, ...]
     provenance: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
-    group_tests: Any = None
-    followup: Any = None
-    ph_test: Any = None
-    validation: Any = None
-    subgroups: Any = None
-    competing: Any = None
+    group_tests: GroupTests | None = None
+    followup: FollowUpResult | None = None
+    ph_test: PHTestResult | None = None
+    validation: ValidationSummary | None = None
+    subgroups: SubgroupResult | None = None
+    competing: CompetingRisksResult | None = None
     competing_unknown_cause: int = 0
-    imputation: Any = None
-    associations: Any = None
-    table1: Any = None
+    imputation: ImputationResult | None = None
+    associations: AssociationsResult | None = None
+    table1: TableOne | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The results.json document (a contract: keys are only ever added)."""

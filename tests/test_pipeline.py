@@ -100,3 +100,77 @@ def test_gbsg2_results_json_matches_r(gbsg2_results, r_reference):
                     r_reference["cox"]["adjusted"]["concordance"]["concordance"], rtol=1e-8)
     assert_allclose(document["added_value"]["lrt_statistic"], r_reference["cox"]["lrt_marker"]["statistic"], rtol=1e-6)
     assert_allclose(document["added_value"]["p"], r_reference["cox"]["lrt_marker"]["p"], rtol=1e-5)
+
+
+# --- the statistical-core sections, as the demo spec asks for them -----------------------------
+
+
+def test_demo_ph_test_is_keyed_by_variable(demo_output):
+    _, _, document = demo_output
+    ph = document["ph_test"]
+    assert set(ph["terms"]) == {"casting", "age", "size_cat", "grade", "nodes", "er", "her2"}
+    assert ph["terms"]["grade"]["df"] == 2 and ph["terms"]["casting"]["df"] == 1
+    assert ph["global"]["df"] == len(document["cox"]["adjusted"]["terms"])
+    # The simulator's hazards are proportional by construction.
+    assert ph["global"]["p"] > 0.01
+
+
+def test_demo_competing_risks(demo_output):
+    _, _, document = demo_output
+    competing = document["competing"]
+    assert competing["cause_of_interest"] == "breast_cancer" and competing["competing_causes"] == ["other"]
+    cif = competing["cif"]
+    assert [p["time"] for p in cif["yes"]["cumulative_incidence"]] == [5.0, 10.0]
+    # Breast-cancer death is commoner with casting, so its cumulative incidence is higher.
+    assert cif["yes"]["cumulative_incidence"][1]["estimate"] > cif["no"]["cumulative_incidence"][1]["estimate"]
+    assert competing["gray_test"]["p"] < 0.001
+    assert set(competing["fine_gray"]["terms"]) == set(document["cox"]["adjusted"]["terms"])
+    # Cause-specific Cox on the same patients is the adjusted Cox model of bc_death.
+    assert competing["cause_specific"]["terms"]["casting[yes]"]["hazard_ratio"] == pytest.approx(
+        document["cox"]["adjusted"]["terms"]["casting[yes]"]["hazard_ratio"], rel=1e-9)
+    assert competing["excluded_unknown_cause"] == 0
+
+
+def test_demo_validation(demo_output):
+    _, _, document = demo_output
+    validation = document["validation"]
+    assert validation["harrell_c"] == pytest.approx(document["cox"]["adjusted"]["concordance"], rel=1e-9)
+    assert validation["times"] == [5.0]  # 10 years is the horizon: nobody is followed beyond it
+    boot = validation["bootstrap"]
+    assert boot["B"] == 200 and boot["seed"] == 1
+    assert 0 < boot["c_optimism"] < 0.05 and boot["c_corrected"] < boot["c_apparent"]
+    assert any("validation at 10 years was left out" in w for w in document["warnings"])
+
+
+def test_demo_subgroups_and_associations(demo_output):
+    _, _, document = demo_output
+    subgroups = document["subgroups"]["subgroups"]
+    assert set(subgroups) == {"her2", "er", "grade"}
+    assert set(subgroups["her2"]["levels"]) == {"negative", "positive"}
+    assert 0 <= subgroups["her2"]["interaction_p"] <= 1
+    factors = document["associations"]["factors"]
+    grade3 = factors["grade"]["odds_ratios"]["grade[3]"]
+    assert grade3["lower"] > 3  # the simulator's true OR of grade 3 given casting is 7
+    assert factors["grade"]["adjusted_for"] == ["age"]
+
+
+def test_demo_multiple_imputation_and_table1(demo_output):
+    result, _, document = demo_output
+    imputation = document["imputation"]
+    assert imputation["m"] == 10 and imputation["n"] == 2000  # every patient, none excluded for missing values
+    assert imputation["missing"]["her2"] == 70
+    term = imputation["terms"]["casting[yes]"]
+    assert term["lower"] < 2.0 < term["upper"]
+    table1 = document["table1"]
+    assert table1["by"] == "casting" and table1["groups"] == ["no", "yes"]
+    assert {row["variable"] for row in table1["rows"]} >= {"age", "grade", "her2", "extent"}
+
+
+def test_demo_group_tests_and_followup(demo_output):
+    _, _, document = demo_output
+    stratified = document["km"]["stratified_logrank"]
+    assert [s["stratum"] for s in stratified["strata"]] == ["1", "2", "3"]
+    # Within grade strata the casting effect shrinks but remains.
+    assert 0 < stratified["statistic"] < document["km"]["logrank"]["statistic"]
+    assert document["km"]["pairwise"] is None  # two groups: nothing to compare pairwise
+    assert 7 < document["followup"]["median"] < 10
