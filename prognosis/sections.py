@@ -27,9 +27,11 @@ from prognosis.stats.logrank import (
     PairwiseLogRankResult,
     StratifiedLogRankResult,
     TrendTestResult,
+    WeightedLogRankResult,
     logrank_trend_test,
     pairwise_logrank_test,
     stratified_logrank_test,
+    weighted_logrank_test,
 )
 from prognosis.stats.ph import PHTestResult, ph_test
 from prognosis.stats.subgroups import SubgroupResult, subgroup_analysis
@@ -88,9 +90,11 @@ class GroupTests:
     stratified: StratifiedLogRankResult | None
     pairwise: PairwiseLogRankResult | None
     trend: TrendTestResult | None
+    weighted: WeightedLogRankResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "weighted_logrank": None if self.weighted is None else self.weighted.to_dict(),
             "stratified_logrank": None if self.stratified is None else self.stratified.to_dict(),
             "pairwise": None if self.pairwise is None else self.pairwise.to_dict(),
             "trend": None if self.trend is None else self.trend.to_dict(),
@@ -98,7 +102,8 @@ class GroupTests:
 
 
 def group_tests(cohort: Cohort, spec: AnalysisSpec) -> GroupTests:
-    """Stratified log-rank (``km.strata``); pairwise Holm-adjusted and trend tests for three or more groups."""
+    """Stratified log-rank (``km.strata``), weighted log-rank (``km.weights``); pairwise Holm-adjusted
+    and trend tests for three or more groups."""
     by = cohort.variables[spec.km.by]
     labels = level_labels(cohort.data[by.name], by).to_numpy()
     levels = tuple(level for level in by.spec.category_levels if level in set(labels)) or None
@@ -110,7 +115,12 @@ def group_tests(cohort: Cohort, spec: AnalysisSpec) -> GroupTests:
     if levels is not None and len(levels) > 2:
         pairwise = pairwise_logrank_test(cohort.time, cohort.event, labels, method="holm", levels=levels, by=by.name)
         trend = logrank_trend_test(cohort.time, cohort.event, labels, levels=levels, by=by.name)
-    return GroupTests(stratified, pairwise, trend)
+    weighted = None
+    if spec.km.weights is not None:
+        rho, gamma = spec.km.weights
+        weighted = weighted_logrank_test(cohort.time, cohort.event, labels, rho=rho, gamma=gamma, levels=levels,
+                                         by=by.name)
+    return GroupTests(stratified, pairwise, trend, weighted)
 
 
 def _stratum_labels(cohort: Cohort, columns: tuple[str, ...]) -> pd.Series:

@@ -27,7 +27,8 @@ _TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "co
 _TABLE_KEYS = ("name", "path", "dictionary")
 _ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
 _TIME_KEYS = ("column", "start", "end", "unit")
-_KM_KEYS = ("by", "times", "strata", "conf_type")
+_KM_KEYS = ("by", "times", "strata", "conf_type", "weights")
+_WEIGHT_KEYS = ("rho", "gamma")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class KMSpec:
     times: tuple[float, ...] = ()
     strata: tuple[str, ...] = ()
     conf_type: str = "log-log"
+    weights: tuple[float, float] | None = None
+    """Fleming–Harrington (rho, gamma) weights S(t-)^rho (1 - S(t-))^gamma for a weighted log-rank test."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,16 @@ class AnalysisSpec:
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
+
+
+def _weights(r: SpecReader, value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    raw = r.mapping(value, "km.weights", _WEIGHT_KEYS)
+    rho, gamma = (r.number(raw.get(k, 0), f"km.weights.{k}", positive=False) for k in _WEIGHT_KEYS)
+    if rho < 0 or gamma < 0:
+        raise r.fail("km.weights", "rho and gamma must be >= 0")
+    return rho, gamma
 
 
 def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
@@ -157,6 +170,7 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
         times=tuple(sorted(r.number(t, f"km.times[{i}]") for i, t in enumerate(times))),
         strata=r.names(km_raw.get("strata", []), "km.strata"),
         conf_type=r.choice(km_raw.get("conf_type", "log-log"), "km.conf_type", ("log-log", "log", "plain")),
+        weights=_weights(r, km_raw.get("weights")),
     )
     join = r.text(top["join"], "join")
     title = str(top.get("title") or (path.stem if path else "Analysis"))

@@ -173,4 +173,6 @@ def test_demo_group_tests_and_followup(demo_output):
     # Within grade strata the casting effect shrinks but remains.
     assert 0 < stratified["statistic"] < document["km"]["logrank"]["statistic"]
     assert document["km"]["pairwise"] is None  # two groups: nothing to compare pairwise
+    weighted = document["km"]["weighted_logrank"]
+    assert (weighted["rho"], weighted["gamma"]) == (1.0, 0.0) and weighted["p"] < 0.001
     assert 7 < document["followup"]["median"] < 10

@@ -70,7 +70,7 @@ def test_bundled_demo_spec():
     assert spec.covariates == (VariableSpec("age"), VariableSpec("size_cat", "<=20"), VariableSpec("grade"),
                                VariableSpec("nodes"), VariableSpec("er"), VariableSpec("her2"))
     assert spec.model_variables[0] == spec.marker
-    assert spec.km == KMSpec("casting", (5.0, 10.0), strata=("grade",))
+    assert spec.km == KMSpec("casting", (5.0, 10.0), strata=("grade",), weights=(1.0, 0.0))
     assert spec.options.competing.of_interest == "breast_cancer" and spec.options.subgroups == ("her2", "er", "grade")
     assert spec.raw["marker"] == {"name": "casting", "reference": "no"}  # as written, for provenance
 
@@ -176,7 +176,7 @@ def test_spec_must_be_a_mapping(tmp_path, content):
     (changed(tables=[{"name": "c", "file": "c.csv", "dictionary": "c.yaml"}]),
      "study.yaml: tables[0]: unknown key 'file'; allowed: name, path, dictionary"),
     (changed(km={"by": "casting", "time": [5]}),
-     "study.yaml: km: unknown key 'time' (did you mean 'times'?); allowed: by, times, strata, conf_type"),
+     "study.yaml: km: unknown key 'time' (did you mean 'times'?); allowed: by, times, strata, conf_type, weights"),
     (changed(marker={"name": "casting", "ref": "no"}),
      "study.yaml: marker: unknown key 'ref'; allowed: name, reference"),
 ])
@@ -226,7 +226,7 @@ def test_required_top_key(tmp_path, key):
     (changed(covariates="age"), "study.yaml: covariates: expected a list of column names or {name, reference}"),
     (changed(covariates=["age", "casting"]),
      "study.yaml: covariates: a variable is listed twice (the marker is not repeated among covariates)"),
-    (changed(km=["casting"]), "study.yaml: km: expected a mapping with keys by, times, strata, conf_type"),
+    (changed(km=["casting"]), "study.yaml: km: expected a mapping with keys by, times, strata, conf_type, weights"),
     (changed(km={"times": 5}), "study.yaml: km.times: expected a list of times in the endpoint unit"),
     (changed(km={"times": [5, -1]}), "study.yaml: km.times[1]: expected a positive number, got -1"),
 ])

@@ -75,6 +75,8 @@ def test_cluster_implies_robust():
      "spec: competing.of_interest: 'breast' is not one of bc, other"),
     ({"competing": {"codes": {1: "bc", 2: "other"}, "of_interest": "bc"}}, "spec: competing: `column` is required"),
     ({"km": {"by": "casting", "conf_type": "loglog"}}, "spec: km.conf_type: 'loglog' is not one of log-log, log, plain"),
+    ({"km": {"by": "casting", "weights": {"rho": -1}}}, "spec: km.weights: rho and gamma must be >= 0"),
+    ({"km": {"by": "casting", "weights": {"p": 1}}}, "spec: km.weights: unknown key 'p'"),
 ])
 def test_malformed_options_name_the_key(keys, message):
     with pytest.raises(SpecError) as info:
