@@ -3,7 +3,8 @@
 Each replicate refits the model on a bootstrap sample ("training") and applies its coefficients
 to the original patients ("test"); optimism is the mean training-minus-test difference, and the
 corrected index is the apparent one minus the optimism, as R ``rms::validate(method = "boot")``.
-The design matrix is built once and refitted by a vectorised Newton-Raphson (see ``_fit``), so
+The design matrix is built once and refitted by the vectorised engine of
+:mod:`prognosis.stats.cox_engine`, so
 B = 200 on a few hundred patients takes seconds (benchmarks/bootstrap_validation.py).
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.cox import Ties, fit_cox
+from prognosis.stats.cox_engine import CoxFitError, newton_cox
 from prognosis.stats.design import Design
 from prognosis.stats.discrimination import _float_or_none, harrell_c
 
@@ -88,87 +90,10 @@ class ValidationResult:
                 "dxy": self.indexes["Dxy"].to_dict(), "r2": self.indexes["R2"].to_dict(), "slope": slope.to_dict()}
 
 
-class _CoxFitError(ArithmeticError):
-    """A replicate's Cox fit did not converge or became singular."""
-
-
-def _sorted_cox_data(time: np.ndarray, event: np.ndarray, x: np.ndarray):
-    """Sort by time; return x sorted, the start index of each distinct time's block, the event
-    rows' time-block index, and each event row's k / d (its Efron fraction within its tie group)."""
-    order = np.argsort(time, kind="stable")
-    time, event, x = time[order], event[order], x[order]
-    _, first, block = np.unique(time, return_index=True, return_inverse=True)
-    dead = event > 0
-    dead_block = block[dead]
-    # position of each death within its block of tied deaths (0, 1, ..., d - 1)
-    deaths = np.bincount(dead_block, minlength=first.size)
-    start = np.concatenate([[0], np.cumsum(deaths)[:-1]])
-    k = np.arange(dead_block.size) - start[dead_block]
-    return x, dead, first, dead_block, k / deaths[dead_block]
-
-
-def _cox_loglik_derivatives(beta: np.ndarray, x: np.ndarray, dead: np.ndarray, first: np.ndarray,
-                            dead_block: np.ndarray, fraction: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Partial log-likelihood, score and information (Efron, or Breslow when fraction is 0)."""
-    lp = x @ beta
-    w = np.exp(lp - lp.max())  # the shift cancels in every ratio; added back to the log-likelihood
-    wx = w[:, None] * x
-    wxx = wx[:, :, None] * x[:, None, :]
-    # risk-set sums over time >= t: reverse cumulative sums read at each block's first row
-    s0 = np.cumsum(w[::-1])[::-1][first][dead_block]
-    s1 = np.cumsum(wx[::-1], axis=0)[::-1][first][dead_block]
-    s2 = np.cumsum(wxx[::-1], axis=0)[::-1][first][dead_block]
-    # sums over the deaths tied at each time
-    t0 = np.bincount(dead_block, weights=w[dead], minlength=first.size)[dead_block]
-    t1 = np.stack([np.bincount(dead_block, weights=wx[dead, j], minlength=first.size) for j in range(x.shape[1])],
-                  axis=1)[dead_block]
-    t2 = np.zeros((first.size, x.shape[1], x.shape[1]))
-    np.add.at(t2, dead_block, wxx[dead])
-    t2 = t2[dead_block]
-    a0 = s0 - fraction * t0
-    a1 = s1 - fraction[:, None] * t1
-    a2 = s2 - fraction[:, None, None] * t2
-    mean = a1 / a0[:, None]
-    loglik = float(np.sum(lp[dead]) - np.sum(np.log(a0) + lp.max()))
-    score = x[dead].sum(axis=0) - mean.sum(axis=0)
-    information = np.sum(a2 / a0[:, None, None], axis=0) - mean.T @ mean
-    return loglik, score, information
-
-
 def _fit(time: np.ndarray, event: np.ndarray, x: np.ndarray, ties: Ties) -> tuple[np.ndarray, float, float]:
-    """Coefficients, log-likelihood and null log-likelihood of a Cox model, by Newton-Raphson.
-
-    Hand-written because statsmodels' PHReg loops over event times in Python (0.15 s a fit
-    here, 40 s for B = 200); the same likelihood as R's coxph and PHReg, checked against
-    :func:`prognosis.stats.fit_cox` to 1e-8 in tests/stats/test_validation.py. Step-halving as
-    R's coxph; raises _CoxFitError on singular information or non-convergence.
-    """
-    data = _sorted_cox_data(time, event, x)
-    if ties == "breslow":
-        data = (*data[:4], np.zeros_like(data[4]))
-    beta = np.zeros(x.shape[1])
-    loglik, score, information = _cox_loglik_derivatives(beta, *data)
-    loglik_null = loglik
-    for _ in range(50):
-        try:
-            step = np.linalg.solve(information, score)
-        except np.linalg.LinAlgError:
-            raise _CoxFitError("singular information matrix") from None
-        for _halving in range(30):
-            candidate = beta + step
-            new = _cox_loglik_derivatives(candidate, *data)
-            if np.isfinite(new[0]) and new[0] >= loglik - 1e-12:
-                break
-            step = step / 2
-        else:
-            raise _CoxFitError("the partial likelihood does not increase")
-        converged = abs(new[0] - loglik) <= 1e-10 * max(abs(loglik), 1.0)
-        beta, (loglik, score, information) = candidate, new
-        if np.abs(beta).max() > 50:
-            raise _CoxFitError("coefficients run off to infinity (monotone likelihood)")
-        if converged:
-            return beta, loglik, loglik_null
-    raise _CoxFitError("no convergence in 50 Newton steps")
+    """Coefficients, log-likelihood and null log-likelihood, by the shared vectorised engine."""
+    fit = newton_cox(time, event, x, ties=ties)
+    return fit.coef, fit.log_likelihood, fit.log_likelihood_null
 
 
 def _r2(loglik: float, loglik_null: float, n: int) -> float:
@@ -253,7 +178,7 @@ def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.
         x = np.asarray(design, dtype=float)
         try:
             coef, loglik, loglik_null = _fit(time, event, x, ties)
-        except _CoxFitError as exc:
+        except CoxFitError as exc:
             raise ModelError(f"the Cox model cannot be fitted on the original data ({exc})") from None
         full = None
     if full is not None:
@@ -271,11 +196,11 @@ def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.
             t_b, e_b, x_b = time[rows], event[rows], x[rows]
             try:
                 if e_b.sum() == 0:
-                    raise _CoxFitError("no events")
+                    raise CoxFitError("no events", "singular")
                 coef_b, ll_b, ll0_b = _fit(t_b, e_b, x_b, ties)
                 train = _indexes(t_b, e_b, x_b @ coef_b, ties, refit=False, loglik=ll_b, loglik_null=ll0_b)
                 tested = _indexes(time, event, x @ coef_b, ties, refit=True)
-            except _CoxFitError as exc:
+            except CoxFitError as exc:
                 logger.debug("bootstrap replicate %d failed: %s", b, exc)
             else:
                 training.append(train)

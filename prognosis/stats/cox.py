@@ -1,19 +1,20 @@
-"""Cox proportional-hazards models, fitted by statsmodels' ``PHReg``.
+"""Cox proportional-hazards models: Efron or Breslow ties, strata, robust (clustered) variance.
 
-statsmodels is used rather than lifelines because it offers both Efron and Breslow ties,
-strata and robust (clustered) variance, which the statistical core needs; its estimates agree
-with R ``survival::coxph`` to about 1e-10 on GBSG2 (tests/stats/test_cox.py). Harrell's C is
-computed with lifelines' ``concordance_index``, which counts pairs as R's ``concordance`` does.
+The likelihood is maximised by the vectorised engine in :mod:`prognosis.stats.cox_engine`
+(statsmodels' ``PHReg`` gives the same estimates but loops over event times in Python, too slow
+for bootstrap, imputation and simulation); estimates agree with R ``survival::coxph`` to about
+1e-10 on GBSG2 (tests/stats/test_cox.py). Harrell's C is computed with lifelines'
+``concordance_index``, which counts pairs as R's ``concordance`` does.
 
-The robust (sandwich) variance is computed here rather than by ``PHReg.fit(groups=...)``:
-statsmodels' score residuals follow Breslow's handling of ties whatever ``ties`` is, so with
-Efron ties and tied event times they differ from R's ``residuals(fit, "score")``.
+The robust (sandwich) variance is computed here from Efron score residuals rather than by
+``PHReg.fit(groups=...)``: statsmodels' score residuals follow Breslow's handling of ties
+whatever ``ties`` is, so with Efron ties and tied event times they differ from R's
+``residuals(fit, "score")``.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,12 +22,10 @@ import numpy as np
 import pandas as pd
 from lifelines.utils import concordance_index
 from scipy import stats
-from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
-from statsmodels.tools.sm_exceptions import HessianInversionWarning
 
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
+from prognosis.stats.cox_engine import CoxFitError, newton_cox
 from prognosis.stats.design import Design, check_rank
 
 logger = logging.getLogger(__name__)
@@ -90,8 +89,14 @@ class CoxResult:
         return out
 
 
+def _monotone_message(runaway: list[str]) -> str:
+    return (f"the hazard ratio of {', '.join(runaway)} cannot be estimated: the likelihood keeps rising as it "
+            "goes to 0 or infinity (monotone likelihood), usually because a level has no event or only events; "
+            "merge sparse levels or drop the term")
+
+
 def _null_log_likelihood(time: np.ndarray, event: np.ndarray, ties: Ties, strata: np.ndarray | None) -> float:
-    model = PHReg(time, np.zeros((time.size, 1)), status=event, ties=ties, strata=strata)
+    return newton_cox(time, event, np.zeros((time.size, 0)), ties=ties, strata=strata).log_likelihood_null
     return float(model.loglike(np.zeros(1)))
 
 
@@ -262,33 +267,23 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
                          variance="robust" if robust else "model", n_strata=n_strata)
     check_rank(design)
     x = design.matrix.to_numpy(dtype=float)
-    # Without tied event times Efron's likelihood is Breslow's, and statsmodels' Breslow code is
-    # about twice as fast (it matters in simulations: benchmarks/coverage.py).
-    death_times = time[event == 1]
-    engine_ties = "breslow" if np.unique(death_times).size == death_times.size else ties
-    model = PHReg(time, x, status=event, ties=engine_ties, strata=strata)
-    null_ll = float(model.loglike(np.zeros(x.shape[1])))  # the same at beta = 0 whatever x is
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = model.fit(method="newton", maxiter=max_iter, tol=1e-10)
-        except np.linalg.LinAlgError as exc:
+    try:
+        fit = newton_cox(time, event, x, ties=ties, strata=strata, max_iter=max_iter, runaway=_SEPARATION_COEF)
+        naive_cov = np.linalg.inv(fit.information)
+    except (CoxFitError, np.linalg.LinAlgError) as exc:
+        kind = getattr(exc, "kind", "singular")
+        if kind == "monotone":
+            # The diverging coefficients are the large ones when the runaway bound is crossed.
+            runaway = [t for t, b in zip(terms, exc.coef) if abs(b) > _SEPARATION_COEF / 2] or list(terms)
+            raise ModelError(_monotone_message(runaway)) from None
+        if kind == "singular":
             raise ModelError(f"the Cox model with terms {', '.join(terms)} cannot be fitted ({exc}); "
                              "look for collinear terms") from None
-    coef = np.asarray(fit.params, dtype=float)
-    naive_cov = np.asarray(fit.cov_params(), dtype=float)
-    naive_se = np.sqrt(np.diag(naive_cov))
-    runaway = [t for t, b, s in zip(terms, coef, naive_se) if abs(b) > _SEPARATION_COEF or not np.isfinite(s)]
-    if runaway:
-        raise ModelError(
-            f"the hazard ratio of {', '.join(runaway)} cannot be estimated: the likelihood keeps rising as it "
-            "goes to 0 or infinity (monotone likelihood), usually because a level has no event or only events; "
-            "merge sparse levels or drop the term")
-    trouble = [w for w in caught if issubclass(w.category, (SMConvergenceWarning, HessianInversionWarning))]
-    if trouble:
-        detail = str(trouble[0].message)
         raise ModelError(f"the Cox model with terms {', '.join(terms)} did not converge in {max_iter} iterations "
-                         f"({detail}); look for collinear terms or a level with very few events")
+                         f"({exc}); look for collinear terms or a level with very few events") from None
+    coef = fit.coef
+    naive_se = np.sqrt(np.diag(naive_cov))
+    null_ll = fit.log_likelihood_null
     cov, robust_se, n_clusters = naive_cov, None, None
     if robust:
         # dfbeta = score residuals x model variance; the sandwich is the sum of the clusters' outer products.
@@ -309,7 +304,7 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
     concordance = _concordance(time, event, x @ coef, strata)
     return CoxResult(
         terms=tuple(terms), coef=coef, se=se, hazard_ratio=np.exp(coef), conf_int=conf_int, p_value=p_value,
-        n=int(time.size), n_events=int(event.sum()), log_likelihood=float(fit.llf), log_likelihood_null=null_ll,
+        n=int(time.size), n_events=int(event.sum()), log_likelihood=fit.log_likelihood, log_likelihood_null=null_ll,
         concordance=concordance, ties=ties, conf_level=conf_level, naive_se=naive_se, robust_se=robust_se,
         covariance=cov, variance="robust" if robust else "model", n_strata=n_strata, n_clusters=n_clusters,
     )

@@ -1,0 +1,153 @@
+"""The Cox partial likelihood and its Newton–Raphson maximisation, vectorised.
+
+One engine serves :func:`prognosis.stats.fit_cox` and the bootstrap. It is hand-written for
+speed: statsmodels' ``PHReg`` loops over event times in Python (about 0.15–0.2 s a fit on
+GBSG2), which made bootstrap validation, multiple imputation and the simulation tests slow.
+Every risk-set sum is a reverse cumulative sum over sorted times. It is checked against R
+``coxph`` (tests/stats/test_cox.py, test_cox_extensions.py: coefficients to 1e-6, log-
+likelihoods to 1e-10) and against statsmodels' ``PHReg`` (tests/stats/test_cox_engine.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Ties = Literal["efron", "breslow"]
+
+
+class CoxFitError(ArithmeticError):
+    """The fit failed; ``kind`` is "singular", "monotone" or "nonconvergence"."""
+
+    def __init__(self, message: str, kind: str, coef: np.ndarray | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.coef = coef  # where the iterations stood (for naming the diverging terms)
+
+
+@dataclass(frozen=True)
+class _Stratum:
+    """One stratum's rows sorted by time, with the bookkeeping of tied deaths."""
+
+    x: np.ndarray
+    dead: np.ndarray
+    first: np.ndarray        # first row of each distinct time
+    dead_block: np.ndarray   # distinct-time index of each death
+    fraction: np.ndarray     # Efron's k/d of each death within its tie (0 for Breslow)
+
+
+def _prepare(time: np.ndarray, event: np.ndarray, x: np.ndarray, ties: Ties) -> _Stratum:
+    order = np.argsort(time, kind="stable")
+    time, event, x = time[order], event[order], x[order]
+    _, first, block = np.unique(time, return_index=True, return_inverse=True)
+    dead = event > 0
+    dead_block = block[dead]
+    deaths = np.bincount(dead_block, minlength=first.size)
+    start = np.concatenate([[0], np.cumsum(deaths)[:-1]])
+    k = np.arange(dead_block.size) - start[dead_block]
+    fraction = k / deaths[dead_block] if ties == "efron" else np.zeros(dead_block.size)
+    return _Stratum(x, dead, first, dead_block, fraction)
+
+
+def _derivatives(beta: np.ndarray, s: _Stratum) -> tuple[float, np.ndarray, np.ndarray]:
+    """Partial log-likelihood, score and information of one stratum."""
+    p = beta.size
+    if not s.dead.any():
+        return 0.0, np.zeros(p), np.zeros((p, p))
+    lp = s.x @ beta
+    shift = lp.max()
+    w = np.exp(lp - shift)  # the shift cancels in every ratio; it is added back to the log-likelihood
+    wx = w[:, None] * s.x
+    wxx = wx[:, :, None] * s.x[:, None, :]
+    n_blocks = s.first.size
+    # risk-set sums over time >= t: reverse cumulative sums read at each distinct time's first row
+    s0 = np.cumsum(w[::-1])[::-1][s.first][s.dead_block]
+    s1 = np.cumsum(wx[::-1], axis=0)[::-1][s.first][s.dead_block]
+    s2 = np.cumsum(wxx[::-1], axis=0)[::-1][s.first][s.dead_block]
+    # sums over the deaths tied at each time (Efron removes a fraction of them from the risk set)
+    t0 = np.bincount(s.dead_block, weights=w[s.dead], minlength=n_blocks)[s.dead_block]
+    t1 = np.zeros((n_blocks, p))
+    np.add.at(t1, s.dead_block, wx[s.dead])
+    t2 = np.zeros((n_blocks, p, p))
+    np.add.at(t2, s.dead_block, wxx[s.dead])
+    a0 = s0 - s.fraction * t0
+    a1 = s1 - s.fraction[:, None] * t1[s.dead_block]
+    a2 = s2 - s.fraction[:, None, None] * t2[s.dead_block]
+    mean = a1 / a0[:, None]
+    loglik = float(np.sum(lp[s.dead]) - np.sum(np.log(a0) + shift))
+    score = s.x[s.dead].sum(axis=0) - mean.sum(axis=0)
+    information = np.sum(a2 / a0[:, None, None], axis=0) - mean.T @ mean
+    return loglik, score, information
+
+
+@dataclass(frozen=True)
+class NewtonFit:
+    coef: np.ndarray
+    log_likelihood: float
+    log_likelihood_null: float
+    information: np.ndarray
+    iterations: int
+
+
+def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties = "efron",
+               strata: np.ndarray | None = None, max_iter: int = 50, runaway: float = 50.0) -> NewtonFit:
+    """Maximise the Cox partial likelihood by Newton–Raphson with step halving, as R ``coxph``.
+
+    Parameters
+    ----------
+    time, event : ndarray
+        Checked follow-up and 0/1 event indicator.
+    x : ndarray, shape (n, p)
+        Design matrix (p may be 0: the null model).
+    ties : {"efron", "breslow"}
+    strata : ndarray, optional
+        Stratum label per row: the likelihood is the sum of the strata's.
+    max_iter : int
+        Newton steps before :class:`CoxFitError` ("nonconvergence").
+    runaway : float
+        A coefficient beyond this absolute value is a monotone likelihood ("monotone").
+
+    Raises
+    ------
+    CoxFitError
+        Singular information, monotone likelihood or no convergence.
+    """
+    x = np.asarray(x, dtype=float).reshape(time.size, -1)
+    if strata is None:
+        groups = [_prepare(time, event, x, ties)]
+    else:
+        codes = np.unique(np.asarray(strata), return_inverse=True)[1]
+        groups = [_prepare(time[codes == c], event[codes == c], x[codes == c], ties) for c in np.unique(codes)]
+
+    def derivatives(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        parts = [_derivatives(beta, g) for g in groups]
+        return (sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))
+
+    beta = np.zeros(x.shape[1])
+    loglik, score, information = derivatives(beta)
+    loglik_null = loglik
+    if beta.size == 0:
+        return NewtonFit(beta, loglik, loglik_null, information, 0)
+    for iteration in range(1, max_iter + 1):
+        try:
+            step = np.linalg.solve(information, score)
+        except np.linalg.LinAlgError:
+            raise CoxFitError("the information matrix is singular", "singular") from None
+        # Newton converges quadratically: once the step is negligible, take it and stop.
+        done = np.abs(step).max() <= 1e-9 * (1.0 + np.abs(beta).max())
+        for _halving in range(30):
+            candidate = beta + step
+            new = derivatives(candidate)
+            if np.isfinite(new[0]) and new[0] >= loglik - 1e-10 * max(abs(loglik), 1.0):
+                break
+            step = step / 2
+        else:
+            raise CoxFitError("the partial likelihood does not increase", "nonconvergence")
+        beta, (loglik, score, information) = candidate, new
+        if np.abs(beta).max() > runaway:
+            raise CoxFitError("a coefficient runs off to infinity (monotone likelihood)", "monotone", beta)
+        if done:
+            return NewtonFit(beta, loglik, loglik_null, information, iteration)
+    raise CoxFitError(f"no convergence in {max_iter} Newton steps", "nonconvergence")
