@@ -82,6 +82,20 @@ def _derivatives(beta: np.ndarray, s: _Stratum) -> tuple[float, np.ndarray, np.n
     return loglik, score, information
 
 
+def log_likelihood_at(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np.ndarray, *,
+                      ties: Ties = "efron", strata: np.ndarray | None = None) -> float:
+    """The partial log-likelihood at given coefficients (e.g. pooled ones, for Meng–Rubin's D3)."""
+    x = np.asarray(x, dtype=float).reshape(time.size, -1)
+    return sum(_derivatives(np.asarray(coef, dtype=float), g)[0] for g in _strata(time, event, x, ties, strata))
+
+
+def _strata(time, event, x, ties, strata) -> list[_Stratum]:
+    if strata is None:
+        return [_prepare(time, event, x, ties)]
+    codes = np.unique(np.asarray(strata), return_inverse=True)[1]
+    return [_prepare(time[codes == c], event[codes == c], x[codes == c], ties) for c in np.unique(codes)]
+
+
 @dataclass(frozen=True)
 class NewtonFit:
     coef: np.ndarray
@@ -115,11 +129,7 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
         Singular information, monotone likelihood or no convergence.
     """
     x = np.asarray(x, dtype=float).reshape(time.size, -1)
-    if strata is None:
-        groups = [_prepare(time, event, x, ties)]
-    else:
-        codes = np.unique(np.asarray(strata), return_inverse=True)[1]
-        groups = [_prepare(time[codes == c], event[codes == c], x[codes == c], ties) for c in np.unique(codes)]
+    groups = _strata(time, event, x, ties, strata)
 
     def derivatives(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         parts = [_derivatives(beta, g) for g in groups]

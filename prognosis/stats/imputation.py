@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.duration.hazard_regression import PHReg
 
 from prognosis.cohort.assemble import Variable
 from prognosis.errors import ModelError
+from prognosis.stats.cox_engine import log_likelihood_at
 from prognosis.stats.cox import CoxResult, Ties, fit_cox
 from prognosis.stats.design import Design, design_matrix
 from prognosis.stats.mice import impute_chained
@@ -68,14 +68,12 @@ class ImputationResult:
 
 
 def _covariance(time: np.ndarray, event: np.ndarray, design: Design, fit: CoxResult, ties: Ties) -> np.ndarray:
-    # CoxResult keeps only the standard errors; the inverse information at the estimate is the
-    # covariance PHReg reports (and R's vcov(coxph)), needed here for D1.
-    model = PHReg(time, design.matrix.to_numpy(dtype=float), status=event, ties=ties)
-    return np.linalg.inv(-model.hessian(fit.coef))
+    # The model-based covariance (inverse information at the estimate, R's vcov(coxph)), for D1.
+    return fit.covariance
 
 
 def _loglik_at(time: np.ndarray, event: np.ndarray, design: Design, coef: np.ndarray, ties: Ties) -> float:
-    return float(PHReg(time, design.matrix.to_numpy(dtype=float), status=event, ties=ties).loglike(coef))
+    return log_likelihood_at(time, event, design.matrix.to_numpy(dtype=float), coef, ties=ties)
 
 
 def multiple_imputation_cox(data: pd.DataFrame, *, time: str, event: str, marker: Variable,

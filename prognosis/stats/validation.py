@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.duration.hazard_regression import PHReg
 
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.bootstrap import ValidationResult, bootstrap_validate
 from prognosis.stats.checks import check_survival
 from prognosis.stats.compare import MIN_EVENTS_PER_VARIABLE
 from prognosis.stats.cox import Ties, fit_cox
+from prognosis.stats.cox_engine import newton_cox
 from prognosis.stats.design import Design
 from prognosis.stats.discrimination import DiscriminationResult, _float_or_none, discrimination
 from prognosis.stats.km import kaplan_meier
@@ -149,9 +149,9 @@ class CalibrationResult:
 
 def calibration_slope(time: np.ndarray, event: np.ndarray, lp: np.ndarray, *, ties: Ties = "efron") -> tuple[float, float]:
     """Slope (and its SE) of a Cox regression of the outcome on a linear predictor; 1 = well calibrated."""
-    fit = PHReg(time, np.asarray(lp, dtype=float)[:, None], status=event, ties=ties).fit(
-        method="newton", maxiter=100, tol=1e-10)
-    return float(fit.params[0]), float(fit.bse[0])
+    fit = newton_cox(np.asarray(time, dtype=float), np.asarray(event, dtype=float),
+                     np.asarray(lp, dtype=float)[:, None], ties=ties)
+    return float(fit.coef[0]), float(np.sqrt(1.0 / fit.information[0, 0]))
 
 
 def calibration_at(time: np.ndarray, event: np.ndarray, predicted_survival_at_t: np.ndarray, t: float, *,
