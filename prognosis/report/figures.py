@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from prognosis.stats.cox import CoxResult  # noqa: E402
 from prognosis.stats.km import KMResult  # noqa: E402
@@ -84,7 +84,7 @@ def forest_figure(cox: CoxResult, *, labels: dict[str, str] | None = None, title
     ax.errorbar(cox.hazard_ratio, y, xerr=[cox.hazard_ratio - cox.conf_int[:, 0], cox.conf_int[:, 1] - cox.hazard_ratio],
                 fmt="s", color=PALETTE[0], ecolor=PALETTE[0], capsize=3, ms=5)
     ax.axvline(1.0, color="grey", lw=1, ls="--")
-    ax.set_xscale("log")
+    plain_log_axis(ax)
     ax.set_yticks(y)
     ax.set_yticklabels([labels.get(t, t) for t in cox.terms])
     ax.set_xlabel("Hazard ratio (log scale), 95% CI")
@@ -93,6 +93,14 @@ def forest_figure(cox: CoxResult, *, labels: dict[str, str] | None = None, title
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plain_log_axis(ax) -> None:
+    """A log-scale x axis labelled 0.5, 1, 2, 4 rather than 5x10^-1, 10^0, 2x10^0."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=2.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

@@ -7,8 +7,22 @@ import base64
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from prognosis.report.context_cohort import (
+    associations_context,
+    followup_sentence,
+    group_tests_context,
+    table1_context,
+)
+from prognosis.report.context_models import (
+    competing_context,
+    imputation_context,
+    ph_context,
+    subgroups_context,
+    validation_context,
+)
 from prognosis.report.figures import risk_table_times
-from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, limitations, summary_paragraphs, term_label
+from prognosis.report.notes import limitations, methods_sentences
+from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, summary_paragraphs, term_label
 from prognosis.results import AnalysisResult
 from prognosis.stats.cox import CoxResult
 
@@ -54,8 +68,31 @@ def _risk_table(result: AnalysisResult) -> dict:
     return {"times": [f"{t:g}" for t in times], "rows": rows}
 
 
-def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, description: str | None = None) -> str:
-    """Render the report to one HTML string (figures as base64 PNG)."""
+def _toc(sections: dict[str, object]) -> list[tuple[str, str]]:
+    """Links to the sections present, in page order."""
+    entries = [("finding", "Main finding", True), ("flow", "Patients", True),
+               ("table1", "Table 1", sections["t1"]), ("associations", "Associations", sections["assoc"]),
+               ("km", "Survival", True), ("cox", "Hazard ratios", True),
+               ("imputation", "Multiple imputation", sections["mi"]), ("competing", "Competing risks", sections["cr"]),
+               ("subgroups", "Subgroups", sections["sg"]), ("validation", "Validation", sections["val"]),
+               ("ph", "Proportional hazards", sections["ph"]), ("limitations", "Limitations", True),
+               ("methods", "Methods", True)]
+    return [(anchor, name) for anchor, name, present in entries if present]
+
+
+def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, description: str | None = None,
+                figures: dict[str, bytes] | None = None) -> str:
+    """Render the report to one HTML string (figures as base64 PNG).
+
+    ``figures`` holds the PNGs of the optional sections, keyed ``cif``, ``calibration``,
+    ``subgroups`` and ``ph``; a section without its figure shows its tables only.
+    """
+    sections = {
+        "t1": table1_context(result), "assoc": associations_context(result), "gt": group_tests_context(result),
+        "mi": imputation_context(result), "cr": competing_context(result), "sg": subgroups_context(result),
+        "val": validation_context(result), "ph": ph_context(result),
+    }
+    encoded = {name: base64.b64encode(data).decode("ascii") for name, data in (figures or {}).items()}
     km_var = result.variables.get(result.km.by)
     covariates = [result.variables[c].label for c in result.covariates]
     template = _ENV.get_template("report.html.j2")
@@ -78,4 +115,9 @@ def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, des
         join_key=result.provenance.get("spec", {}).get("join", ""),
         km_png=base64.b64encode(km_png).decode("ascii"),
         forest_png=base64.b64encode(forest_png).decode("ascii"),
+        figures=encoded,
+        followup=followup_sentence(result),
+        methods_more=methods_sentences(result),
+        toc=_toc(sections),
+        **sections,
     )

@@ -51,7 +51,7 @@ def term_label(term: str, variables: dict[str, Variable]) -> str:
     return f"{var.label} (per {var.spec.unit})" if var.spec.unit else f"{var.label} (per unit)"
 
 
-def _in_sentence(label: str) -> str:
+def in_sentence(label: str) -> str:
     """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym (HER2)."""
     if len(label) > 1 and label[0].isupper() and label[1].islower():
         return label[0].lower() + label[1:]
@@ -66,17 +66,29 @@ def summary_paragraphs(result: AnalysisResult) -> list[str]:
     """The plain-language findings: the adjusted HR with its CI, what it means, and its caveats."""
     marker = result.variables[result.marker]
     adjusted = result.models.adjusted
-    covariate_words = [_in_sentence(result.variables[c].label) for c in result.covariates]
+    covariate_words = [in_sentence(result.variables[c].label) for c in result.covariates]
+    mi = result.imputation
     paragraphs = []
     for i, term in enumerate(adjusted.terms):
         if term not in result.models.unadjusted.terms:
             continue
         hr, (low, up), p = adjusted.hazard_ratio[i], adjusted.conf_int[i], adjusted.p_value[i]
+        complete_case = (hr, low, up, p)
+        primary = ""
+        if mi is not None and term in mi.terms:
+            # With multiple imputation the pooled estimate is the main result (it uses every
+            # eligible patient); the complete-case estimate becomes the sensitivity analysis.
+            k = mi.terms.index(term)
+            hr, (low, up), p = mi.hazard_ratio[k], mi.conf_int[k], mi.pooled.p_value[k]
+            primary = (f"In the primary analysis, with missing values multiply imputed (m = {mi.m}, "
+                       f"{mi.n} patients), ")
         level = term[len(marker.name) + 1:-1] if term.endswith("]") else None
         who = (f"patients with {marker.name} = {level}" if level is not None
                else f"each additional {marker.spec.unit or 'unit'} of {marker.name}")
         than = f"those with {marker.name} = {marker.reference}" if level is not None else "one unit less"
         adjust = f"After adjustment for {_join_words(covariate_words)}, " if covariate_words else ""
+        if primary:
+            adjust = primary + (adjust[0].lower() + adjust[1:] if adjust else "")
         direction = "higher" if hr > 1 else "lower"
         sentence = (
             f"{adjust}{who} had a hazard of the event ({result.endpoint}) "
@@ -89,6 +101,11 @@ def summary_paragraphs(result: AnalysisResult) -> list[str]:
         else:
             meaning = ("The interval includes 1: these data are compatible with no independent effect once "
                        "the other factors are taken into account.")
+        if primary:
+            cc_hr, cc_low, cc_up, cc_p = complete_case
+            meaning += (f" The complete-case analysis ({adjusted.n} patients with every value recorded), the "
+                        f"sensitivity analysis, gave a hazard ratio of {cc_hr:.2f} (95% confidence interval "
+                        f"{cc_low:.2f} to {cc_up:.2f}; {fmt_p(cc_p)}).")
         paragraphs.append(f"{sentence} {meaning}")
     added = result.models.added_value
     paragraphs.append(
@@ -102,31 +119,3 @@ def summary_paragraphs(result: AnalysisResult) -> list[str]:
     )
     return paragraphs
 
-
-def limitations(result: AnalysisResult) -> list[str]:
-    """What a reader must weigh: events per variable, missing data, design, untested assumptions."""
-    items = []
-    epv = result.models.events_per_variable
-    n_terms = len(result.models.adjusted.terms)
-    epv_text = (f"{result.events} events for {n_terms} estimated terms in the adjusted model: "
-                f"{epv:.1f} events per variable")
-    items.append(epv_text + (" (below the usual minimum of 10; estimates may be unstable)." if epv < 10 else
-                             " (at least 10, the usual minimum)."))
-    missing = [s for s in result.flow if s.excluded and "missing" in s.reason]
-    if missing:
-        total = sum(s.excluded for s in missing)
-        detail = "; ".join(f"{s.reason.split(' (')[0]}: {s.excluded}" for s in missing)
-        n_read = result.flow[0].n_before if result.flow else result.n
-        items.append(f"Complete-case analysis: {total} of {n_read} patients ({100 * total / max(n_read, 1):.1f}%) "
-                     f"were excluded for a missing value ({detail}). If values are not missing completely at "
-                     "random, this can bias the estimates; multiple imputation is the usual check.")
-    else:
-        items.append("No patient was excluded for a missing value.")
-    absent = [s for s in result.flow if s.excluded and s.step.startswith("present in")]
-    if absent:
-        items.append("Patients absent from a table were excluded: " +
-                     "; ".join(f"{s.step}: {s.excluded}" for s in absent) + ".")
-    items.append("The proportional-hazards assumption, competing causes of death and optimism of the "
-                 "C-index are not assessed in this report.")
-    items.extend(result.warnings)
-    return items

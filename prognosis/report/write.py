@@ -6,14 +6,20 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from prognosis.report.figures import figure_bytes, forest_figure, km_figure
+from prognosis.report.figures_ph import ph_residual_figure
+from prognosis.report.figures_sections import calibration_figure, cif_figure, subgroup_forest_figure
 from prognosis.report.html import render_html
 from prognosis.report.text import term_label
 from prognosis.results import AnalysisResult
 
 logger = logging.getLogger(__name__)
+
+_FIGURE_FILES = {"cif": "cumulative_incidence", "calibration": "calibration", "subgroups": "forest_subgroups",
+                 "ph": "ph_residuals"}
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:
@@ -25,6 +31,37 @@ def _replace_dir(staging: Path, out_dir: Path) -> None:
     os.replace(staging, out_dir)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
+
+
+# Up to this many variables the residual figure shows them all (three panels a row); beyond it,
+# the marker and any variable whose test has p < 0.05, so the figure stays readable.
+PH_PANELS_MAX = 9
+
+
+def _ph_for_figure(result: AnalysisResult):
+    ph = result.ph_test
+    assert ph is not None
+    if len(ph.term_names) <= PH_PANELS_MAX:
+        return ph
+    keep = [i for i, name in enumerate(ph.term_names) if name == result.marker or ph.terms[name].p < 0.05]
+    return replace(ph, residuals=ph.residuals[:, keep], term_names=tuple(ph.term_names[i] for i in keep))
+
+
+def section_figures(result: AnalysisResult) -> dict[str, bytes]:
+    """PNGs of the optional sections that ran: ``cif``, ``calibration``, ``subgroups``, ``ph``."""
+    labels = {name: var.label for name, var in result.variables.items()}
+    figures: dict[str, bytes] = {}
+    if result.competing is not None and result.competing.groups:
+        group_label = labels.get(result.km.by, result.km.by)
+        figures["cif"] = figure_bytes(cif_figure(result.competing, unit=result.unit, horizon=result.horizon,
+                                                 group_label=group_label))
+    if result.validation is not None and result.validation.calibration.groups:
+        figures["calibration"] = figure_bytes(calibration_figure(result.validation.calibration, unit=result.unit))
+    if result.subgroups is not None and result.subgroups.factors:
+        figures["subgroups"] = figure_bytes(subgroup_forest_figure(result.subgroups, labels=labels))
+    if result.ph_test is not None and result.ph_test.term_names:
+        figures["ph"] = figure_bytes(ph_residual_figure(_ph_for_figure(result), unit=result.unit, labels=labels))
+    return figures
 
 
 def write_report(result: AnalysisResult, out_dir: str | Path, *, description: str | None = None) -> Path:
@@ -56,8 +93,11 @@ def write_report(result: AnalysisResult, out_dir: str | Path, *, description: st
         forest_png = figure_bytes(forest_figure(result.models.adjusted, labels=labels), "png")
         (figures / "km.png").write_bytes(km_png)
         (figures / "forest_adjusted.png").write_bytes(forest_png)
+        extra = section_figures(result)
+        for name, png in extra.items():
+            (figures / f"{_FIGURE_FILES[name]}.png").write_bytes(png)
         (staging / "results.json").write_text(result.to_json() + "\n", encoding="utf-8")
-        html = render_html(result, km_png=km_png, forest_png=forest_png, description=description)
+        html = render_html(result, km_png=km_png, forest_png=forest_png, description=description, figures=extra)
         (staging / "report.html").write_text(html, encoding="utf-8")
         _replace_dir(staging, out_dir)
     except BaseException:

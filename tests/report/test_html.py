@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from prognosis.pipeline import run
 from prognosis.report import write, write_report
-from prognosis.spec import load_spec
+from prognosis.report.text import summary_paragraphs
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def demo_result():
-    return run(load_spec(ROOT / "analyses" / "demo.yaml"))
-
-
-@pytest.fixture(scope="module")
-def html(demo_result, tmp_path_factory):
-    out = write_report(demo_result, tmp_path_factory.mktemp("r") / "demo")
-    return (out / "report.html").read_text(encoding="utf-8")
+# demo_result, demo_output and html: tests/report/conftest.py (one run of the demo)
 
 
 def test_report_is_self_contained(html):
-    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    sources = re.findall(r'src="([^"]+)"', html)
     assert sources, "the figures should be embedded"
     assert all(s.startswith("data:image/png;base64,") for s in sources)
+    links = re.findall(r'href="([^"]+)"', html)
+    assert all(link.startswith("#") for link in links), "links only within the page"
     assert "<script" not in html
 
 
@@ -40,11 +29,25 @@ def test_report_has_the_sections_a_clinician_needs(html, demo_result):
     adjusted = demo_result.models.adjusted
     i = adjusted.terms.index("casting[yes]")
     low, up = adjusted.conf_int[i]
-    # The plain-language paragraph states the adjusted HR with its CI.
-    assert f"{adjusted.hazard_ratio[i]:.2f} times" in html
+    # With imputation the pooled HR leads; the complete-case HR is stated as the sensitivity analysis.
+    mi = demo_result.imputation
+    k = mi.terms.index("casting[yes]")
+    assert f"{mi.hazard_ratio[k]:.2f} times" in html
+    assert f"95% confidence interval {mi.conf_int[k, 0]:.2f} to {mi.conf_int[k, 1]:.2f}" in html
     assert f"95% confidence interval {low:.2f} to {up:.2f}" in html
     assert "events per variable" in html
-    assert "Complete-case analysis" in html
+
+
+def test_complete_case_summary_keeps_its_phrasing_without_imputation(demo_result):
+    adjusted = demo_result.models.adjusted
+    i = adjusted.terms.index("casting[yes]")
+    low, up = adjusted.conf_int[i]
+    text = " ".join(summary_paragraphs(replace(demo_result, imputation=None)))
+    # The plain-language paragraph states the adjusted HR with its CI.
+    assert f"{adjusted.hazard_ratio[i]:.2f} times" in text
+    assert f"95% confidence interval {low:.2f} to {up:.2f}" in text
+    assert text.startswith("After adjustment for ")
+    assert "primary analysis" not in text and "sensitivity" not in text
 
 
 def test_user_text_is_escaped(demo_result, tmp_path):
@@ -74,13 +77,12 @@ def test_failed_write_leaves_no_partial_output_and_keeps_the_old_one(demo_result
 
 
 def test_not_significant_marker_is_described_as_compatible_with_no_effect(demo_result):
-    from prognosis.report.text import summary_paragraphs
-
     adjusted = demo_result.models.adjusted
     i = adjusted.terms.index("casting[yes]")
     conf_int = adjusted.conf_int.copy()
     conf_int[i] = [0.8, 1.3]
-    result = replace(demo_result, models=replace(demo_result.models, adjusted=replace(adjusted, conf_int=conf_int)))
+    result = replace(demo_result, imputation=None,
+                     models=replace(demo_result.models, adjusted=replace(adjusted, conf_int=conf_int)))
     text = " ".join(summary_paragraphs(result))
     assert "compatible with no independent effect" in text
     assert "independent prognostic marker here" not in text
