@@ -205,3 +205,16 @@ def make_study(tmp_path: Path) -> Callable[..., Study]:
 def study(make_study: Callable[..., Study]) -> Study:
     """A fresh, valid study (see the module docstring)."""
     return make_study()
+
+
+@pytest.fixture(scope="session")
+def demo_result():
+    """One run of the bundled demo analysis (every section computed), shared by the whole session."""
+    import warnings
+
+    from prognosis.pipeline import run
+    from prognosis.spec import load_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the demo's expected warnings are in result.warnings, tested there
+        return run(load_spec(Path(__file__).resolve().parents[1] / "analyses" / "demo.yaml"), progress=False)

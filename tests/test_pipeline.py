@@ -19,11 +19,10 @@ GBSG2 = ROOT / "tests" / "fixtures" / "gbsg2"
 
 
 @pytest.fixture(scope="module")
-def demo_output(tmp_path_factory):
+def demo_output(demo_result, tmp_path_factory):
     spec = load_spec(ROOT / "analyses" / "demo.yaml")
-    result = run(spec)
-    out = write_report(result, tmp_path_factory.mktemp("reports") / "demo", description=spec.description)
-    return result, out, json.loads((out / "results.json").read_text())
+    out = write_report(demo_result, tmp_path_factory.mktemp("reports") / "demo", description=spec.description)
+    return demo_result, out, json.loads((out / "results.json").read_text())
 
 
 @pytest.fixture(scope="module")
