@@ -49,6 +49,8 @@ def run(
     spec: Path = typer.Argument(..., help="Analysis spec (YAML), e.g. analyses/demo.yaml."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: reports/<spec name>/)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="Progress bar for long steps (shown only on a terminal)."),
 ) -> None:
     """Run an analysis: validate tables, build the cohort, fit KM and Cox, write the report."""
     from prognosis.pipeline import run as run_analysis
@@ -58,7 +60,7 @@ def run(
     _setup_logging(verbose)
     try:
         analysis = load_spec(spec)
-        result = run_analysis(analysis)
+        result = run_analysis(analysis, progress=None if progress else False)
         out_dir = write_report(result, out or Path("reports") / analysis.name, description=analysis.description)
     except PrognosisError as exc:
         _fail(exc)
