@@ -87,5 +87,15 @@ def validate(
     typer.echo(f"{table}: {checked.n_rows} rows, {checked.data.shape[1]} columns, no problem found")
 
 
+def _mount_imaging() -> None:
+    # `prognosis extract` and `prognosis phantom` live with the imaging code.
+    from prognosis.imaging.cli import register
+
+    register(app)
+
+
+_mount_imaging()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,295 @@
+"""Extraction over a folder: streaming, resumable, optionally on a Dask cluster.
+
+Each image's tables are written atomically to a work folder (``<key>.calcifications.parquet``,
+``<key>.clusters.parquet``, then ``<key>.image.parquet`` last, each via a temporary name and
+``os.replace``). An image is done when its ``image`` file exists, so a killed run restarts where
+it stopped and no row is lost or duplicated; the tables are merged at the end. A corrupt or
+unsupported file is recorded (status ``failed``, with the DICOM tag at fault) and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prognosis import __version__
+from prognosis.errors import DicomError
+from prognosis.imaging.classify import BREAST_COLUMNS, CLASSES, combine_breasts
+from prognosis.imaging.extract import IMAGE_COLUMNS, extract_image
+from prognosis.imaging.params import ExtractionParameters
+
+logger = logging.getLogger(__name__)
+
+_NOT_DICOM = {".png", ".jpg", ".jpeg", ".csv", ".txt", ".json", ".parquet", ".md", ".yaml", ".yml", ".html", ".pdf"}
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Tables of one extraction run and where they were written.
+
+    Attributes
+    ----------
+    breasts : DataFrame
+        One row per breast, exactly the columns of ``data_dictionary/imaging.yaml``.
+    breast_details, images, clusters, calcifications : DataFrame
+        The per-breast table with its score and views; the per-image, per-cluster and
+        per-calcification tables.
+    n_files, n_ok, n_failed, n_resumed : int
+        Files found; extracted; reported and skipped; taken from an earlier run's work folder.
+    outputs : dict of str to Path
+    """
+
+    breasts: pd.DataFrame
+    breast_details: pd.DataFrame
+    images: pd.DataFrame
+    clusters: pd.DataFrame
+    calcifications: pd.DataFrame
+    n_files: int
+    n_ok: int
+    n_failed: int
+    n_resumed: int
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def find_dicom_files(folder: str | Path) -> list[Path]:
+    """Every regular file under ``folder`` that may be DICOM (not hidden, not a known other type), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DicomError(f"{folder}: not a folder of DICOM files", path=str(folder))
+    files = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+             and p.suffix.lower() not in _NOT_DICOM and p.name != "DICOMDIR"]
+    return sorted(files)
+
+
+def image_key(file: str) -> str:
+    """Stable name of an image's work files."""
+    return hashlib.sha1(file.encode("utf-8")).hexdigest()[:20]
+
+
+def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _image_frame(row: dict) -> pd.DataFrame:
+    frame = pd.DataFrame([row], columns=list(IMAGE_COLUMNS))
+    text = {"file", "status", "error", "error_tag", "patient_id", "laterality", "laterality_source", "view",
+            "presentation_intent", "photometric", "spacing_source", "calcification_class", "focality"}
+    # fixed dtypes, so a failed image (all NA) concatenates like an extracted one
+    return frame.astype({c: ("string" if c in text else "float64") for c in IMAGE_COLUMNS})
+
+
+def process_file(path: str, file: str, work_dir: str, params: ExtractionParameters,
+                 overlay_dir: str | None = None) -> dict:
+    """Extract one file and write its work files; returns the image row (runs on a worker)."""
+    result = extract_image(path, params, file=file, overlay_dir=overlay_dir)
+    key = image_key(file)
+    work = Path(work_dir)
+    _write_atomic(result.calcifications, work / f"{key}.calcifications.parquet")
+    _write_atomic(result.clusters, work / f"{key}.clusters.parquet")
+    _write_atomic(_image_frame(result.image), work / f"{key}.image.parquet")   # last: marks the image done
+    return result.image
+
+
+def _run_local(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionParameters, overlay_dir: str | None,
+               ) -> Iterator[dict]:
+    for path, file in todo:
+        yield process_file(path, file, str(work_dir), params, overlay_dir)
+
+
+def _run_dask(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionParameters, overlay_dir: str | None,
+              *, workers: int | None, scheduler: str | None, memory_limit: str) -> Iterator[dict]:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, memory_limit=memory_limit,
+                               processes=True, dashboard_address=":0", silence_logs=logging.WARNING)
+        client = Client(cluster)
+    try:
+        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        window = 4 * n_workers               # bounded: never more than this many images in flight
+        pending = iter(todo)
+        futures = as_completed()
+        for path, file in [item for _, item in zip(range(window), pending)]:
+            futures.add(client.submit(process_file, path, file, str(work_dir), params, overlay_dir, pure=False))
+        for future in futures:
+            yield future.result()
+            future.release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                futures.add(client.submit(process_file, nxt[0], nxt[1], str(work_dir), params, overlay_dir, pure=False))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _read_many(paths: list[Path]) -> pd.DataFrame:
+    frames = [pd.read_parquet(p) for p in paths if p.exists()]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _select_per_patient(details: pd.DataFrame, per_patient: str) -> pd.DataFrame:
+    if per_patient == "all" or details.empty:
+        return details
+    rank = details["calcification_class"].map(CLASSES.index)
+    ordered = details.assign(_rank=rank, _extent=details["extent_mm"].fillna(-1))
+    ordered = ordered.sort_values(["patient_id", "_rank", "_extent"], ascending=[True, False, False])
+    return ordered.drop_duplicates("patient_id").drop(columns=["_rank", "_extent"]).sort_values(["patient_id", "laterality"])
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParameters = ExtractionParameters(),
+              work_dir: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
+              memory_limit: str = "1.5GB", overlay_dir: str | Path | None = None, per_patient: str = "all",
+              on_progress: ProgressCallback | None = None) -> BatchResult:
+    """Extract every DICOM file under ``dicom_dir`` and write the tables beside ``out``.
+
+    Parameters
+    ----------
+    dicom_dir : str or Path
+        Folder searched recursively.
+    out : str or Path
+        The per-breast table (``.parquet`` or ``.csv``); beside it ``<stem>.images``,
+        ``<stem>.clusters``, ``<stem>.calcifications``, ``<stem>.breasts_detail`` (same format)
+        and ``<stem>.provenance.json``.
+    params : ExtractionParameters
+        Every threshold; recorded in the provenance.
+    work_dir : str or Path, optional
+        Per-image results (default ``<out>.work/``); kept so that a rerun resumes.
+    workers : int, optional
+        Start a local Dask cluster with this many single-threaded worker processes.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (takes precedence over ``workers``).
+    memory_limit : str
+        Memory limit per local Dask worker.
+    overlay_dir : str or Path, optional
+        Write a quality-review PNG per image there.
+    per_patient : {"all", "worst"}
+        ``all`` writes one row per breast; ``worst`` keeps each patient's most suspicious breast
+        (``imaging.yaml`` has ``patient_id`` as its key).
+    on_progress : callable, optional
+        Called as ``on_progress(done, total)`` after each image.
+
+    Returns
+    -------
+    BatchResult
+    """
+    if per_patient not in ("all", "worst"):
+        raise ValueError(f"per_patient must be 'all' or 'worst', not {per_patient!r}")
+    dicom_dir, out = Path(dicom_dir), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob(".tmp-*"):      # half-written files of a killed run
+        stale.unlink()
+    if overlay_dir is not None:
+        Path(overlay_dir).mkdir(parents=True, exist_ok=True)
+    files = find_dicom_files(dicom_dir)
+    entries = [(str(p), p.relative_to(dicom_dir).as_posix()) for p in files]
+    done = {file for _, file in entries if (work / f"{image_key(file)}.image.parquet").exists()}
+    todo = [(path, file) for path, file in entries if file not in done]
+    logger.info("%d files, %d already done, %d to extract", len(entries), len(done), len(todo))
+    total, count = len(entries), len(done)
+    if on_progress:
+        on_progress(count, total)
+    overlay = str(overlay_dir) if overlay_dir is not None else None
+    if todo and (workers or scheduler):
+        stream = _run_dask(todo, work, params, overlay, workers=workers, scheduler=scheduler, memory_limit=memory_limit)
+    else:
+        stream = _run_local(todo, work, params, overlay)
+    for row in stream:
+        count += 1
+        if row["status"] != "ok":
+            logger.warning("failed: %s (%s)", row["file"], row.get("error_tag") or "unreadable")
+        if on_progress:
+            on_progress(count, total)
+    keys = [image_key(file) for _, file in entries]
+    images = _read_many([work / f"{k}.image.parquet" for k in keys])
+    clusters = _read_many([work / f"{k}.clusters.parquet" for k in keys])
+    calcifications = _read_many([work / f"{k}.calcifications.parquet" for k in keys])
+    if images.empty:
+        images = _image_frame(dict.fromkeys(IMAGE_COLUMNS)).iloc[0:0]
+    details = _select_per_patient(combine_breasts(images, params), per_patient)
+    breasts = details[list(BREAST_COLUMNS)].reset_index(drop=True)
+    outputs = _write_outputs(out, breasts, details, images, clusters, calcifications, params, dicom_dir,
+                             n_resumed=len(done))
+    n_ok = int((images["status"] == "ok").sum()) if len(images) else 0
+    return BatchResult(breasts, details.reset_index(drop=True), images, clusters, calcifications, total, n_ok,
+                       int(len(images) - n_ok), len(done), outputs)
+
+
+def _write_outputs(out: Path, breasts, details, images, clusters, calcifications, params: ExtractionParameters,
+                   dicom_dir: Path, *, n_resumed: int) -> dict[str, Path]:
+    ext = ".csv" if out.suffix.lower() == ".csv" else ".parquet"
+    stem = out.with_suffix("")
+    outputs = {"breasts": out}
+    _write_table(breasts, out)
+    for name, frame in (("breasts_detail", details), ("images", images), ("clusters", clusters),
+                        ("calcifications", calcifications)):
+        path = Path(f"{stem}.{name}{ext}")
+        _write_table(frame, path)
+        outputs[name] = path
+    failed = images[images["status"] != "ok"] if len(images) else images
+    provenance = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "prognosis_version": __version__,
+        "input": str(dicom_dir),
+        "parameters": params.to_dict(),
+        "n_images": int(len(images)), "n_ok": int(len(images) - len(failed)), "n_failed": int(len(failed)),
+        "n_resumed": n_resumed, "n_breasts": int(len(breasts)),
+        # locations and tags only: no patient values leave through provenance
+        "failures": [{"file": f, "tag": (t if isinstance(t, str) else None)}
+                     for f, t in zip(failed.get("file", []), failed.get("error_tag", []))],
+        "versions": _versions(),
+    }
+    path = Path(f"{stem}.provenance.json")
+    path.write_text(json.dumps(provenance, indent=2, default=str))
+    outputs["provenance"] = path
+    return outputs
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    found = {}
+    for name in ("pydicom", "scikit-image", "scipy", "numpy", "pandas", "pylibjpeg", "pylibjpeg-libjpeg",
+                 "pylibjpeg-openjpeg", "dask", "distributed"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found

@@ -1,0 +1,143 @@
+"""Transparent classification rules: per cluster, per image, per breast (CC and MLO combined).
+
+Classes, from least to most suspicious (science.md §1): ``none``, ``coarse_benign``, ``powdery``,
+``crushed_stone``, ``casting``. A breast takes the worst class of its clusters in any view.
+
+Cluster rules, in order (every threshold is a field of :class:`ExtractionParameters`):
+
+1. ``coarse_benign`` if at least ``coarse_min_fraction`` of the particles are
+   ``coarse_min_diameter_mm`` or larger;
+2. ``casting`` if the casting score (:func:`casting_score`) reaches ``casting_min_score`` and
+   the median calibre is below ``fine_max_width_mm``;
+3. ``powdery`` if the median particle diameter is below ``powdery_max_diameter_mm`` and the
+   median peak CNR below ``powdery_max_cnr`` (tiny and faint);
+4. otherwise ``crushed_stone`` (discrete, irregular, not linear).
+
+Extent and focality (science.md §2): the extent of a view is the largest distance between two
+calcifications of its suspicious (powdery, crushed-stone, casting) clusters; clusters closer
+than ``focus_merge_distance_mm`` form one focus; a focus at least ``diffuse_min_extent_mm`` long
+is diffuse, several foci are multifocal, one is unifocal. A breast takes the largest extent and
+the worst focality of its views; ``extent`` is ``extensive`` from ``extensive_min_extent_mm``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from prognosis.imaging.clusters import is_coarse, link_groups, max_extent_mm
+from prognosis.imaging.params import ExtractionParameters
+
+logger = logging.getLogger(__name__)
+
+CLASSES = ("none", "coarse_benign", "powdery", "crushed_stone", "casting")
+SUSPICIOUS = ("powdery", "crushed_stone", "casting")
+FOCALITY = ("unifocal", "multifocal", "diffuse")
+BREAST_COLUMNS = ("patient_id", "laterality", "calcification_class", "casting", "n_calcifications", "n_clusters",
+                  "extent_mm", "extent", "focality")
+
+
+def casting_score(clusters: pd.DataFrame, params: ExtractionParameters = ExtractionParameters()) -> pd.Series:
+    """Weighted evidence of casting in [0, 1].
+
+    ``w_e * fraction_elongated + w_b * min(3 * fraction_branching, 1) + w_a * max(alignment, 0)
+    + w_l * linearity``: elongated fine particles, branching (Y/V shapes), particles lined up
+    along the cluster's axis, and a linear/segmental arrangement.
+    """
+    return (params.casting_weight_elongated * clusters["fraction_elongated"]
+            + params.casting_weight_branching * np.minimum(3 * clusters["fraction_branching"], 1)
+            + params.casting_weight_alignment * clusters["alignment"].clip(lower=0)
+            + params.casting_weight_linearity * clusters["linearity"]).astype(float)
+
+
+def classify_clusters(clusters: pd.DataFrame, params: ExtractionParameters = ExtractionParameters()) -> pd.DataFrame:
+    """Add ``calcification_class``, ``casting_score`` and ``score`` (the rule's margin, in [0, 1]) to ``clusters``."""
+    out = clusters.copy()
+    if out.empty:
+        for column in ("calcification_class", "casting_score", "score"):
+            out[column] = pd.Series(dtype=object if column == "calcification_class" else float)
+        return out
+    cast = casting_score(out, params)
+    coarse = out["fraction_coarse"] >= params.coarse_min_fraction
+    is_casting = ~coarse & (cast >= params.casting_min_score) & (out["median_width_mm"] < params.fine_max_width_mm)
+    powdery = ~coarse & ~is_casting & (out["median_diameter_mm"] < params.powdery_max_diameter_mm) \
+        & (out["median_cnr"] < params.powdery_max_cnr)
+    cls = np.select([coarse, is_casting, powdery], ["coarse_benign", "casting", "powdery"], "crushed_stone")
+    score = np.select([coarse, is_casting, powdery],
+                      [out["fraction_coarse"], cast, 1 - out["median_cnr"] / params.powdery_max_cnr],
+                      1 - cast / params.casting_min_score)
+    out["calcification_class"] = cls
+    out["casting_score"] = cast
+    out["score"] = np.clip(score, 0, 1)
+    return out
+
+
+def worst_class(classes) -> str:
+    """The most suspicious of ``classes`` (``none`` when empty)."""
+    ranks = [CLASSES.index(c) for c in classes if c in CLASSES]
+    return CLASSES[max(ranks)] if ranks else "none"
+
+
+def summarize_view(calcifications: pd.DataFrame, clusters: pd.DataFrame,
+                   params: ExtractionParameters = ExtractionParameters()) -> dict:
+    """Class, counts, extent and focality of one view.
+
+    ``calcifications`` must carry ``cluster_id`` and ``clusters`` must be classified.
+    ``n_calcifications`` counts clustered calcifications and coarse ones (isolated small
+    candidates are mostly noise).
+    """
+    coarse = is_coarse(calcifications, params) if len(calcifications) else pd.Series(dtype=bool)
+    clustered = calcifications["cluster_id"] > 0 if len(calcifications) else pd.Series(dtype=bool)
+    n_calcifications = int((coarse | clustered).sum()) if len(calcifications) else 0
+    view_class = worst_class(clusters["calcification_class"]) if len(clusters) else "none"
+    if view_class == "none" and len(calcifications) and coarse.sum() >= 2:
+        view_class = "coarse_benign"   # scattered coarse calcifications need not form a cluster
+    suspicious = clusters[clusters["calcification_class"].isin(SUSPICIOUS)] if len(clusters) else clusters
+    extent_mm, focality, n_foci = float("nan"), "", 0
+    if len(suspicious):
+        members = calcifications[calcifications["cluster_id"].isin(suspicious["cluster_id"])]
+        xy = members[["x_mm", "y_mm"]].to_numpy()
+        extent_mm = max_extent_mm(xy) + float(members["length_mm"].mean())
+        foci = link_groups(xy, params.focus_merge_distance_mm)
+        n_foci = int(foci.max()) + 1
+        focus_extents = [max_extent_mm(xy[foci == f]) for f in range(n_foci)]
+        focality = ("diffuse" if max(focus_extents) >= params.diffuse_min_extent_mm
+                    else "multifocal" if n_foci > 1 else "unifocal")
+    return {"calcification_class": view_class, "n_calcifications": n_calcifications, "n_clusters": int(len(clusters)),
+            "n_suspicious_clusters": int(len(suspicious)), "n_foci": n_foci, "extent_mm": extent_mm,
+            "focality": focality,
+            "casting_score": float(clusters["casting_score"].max()) if len(clusters) else 0.0}
+
+
+def combine_breasts(images: pd.DataFrame, params: ExtractionParameters = ExtractionParameters()) -> pd.DataFrame:
+    """One row per breast (patient_id, laterality) from the per-image table.
+
+    Uses the images whose ``status`` is ``ok``. Counts are the maximum over views (the same
+    calcifications are seen in CC and MLO, so views are not added).
+
+    Returns
+    -------
+    DataFrame
+        :data:`BREAST_COLUMNS` then ``casting_score``, ``n_images`` and ``views``.
+    """
+    ok = images[images["status"] == "ok"] if "status" in images else images
+    rows = []
+    for (patient_id, laterality), views in ok.groupby(["patient_id", "laterality"], sort=True, dropna=False):
+        cls = worst_class(views["calcification_class"])
+        extent_mm = views["extent_mm"].max(skipna=True)
+        focalities = [f for f in views["focality"] if f in FOCALITY]
+        rows.append({
+            "patient_id": patient_id, "laterality": laterality, "calcification_class": cls,
+            "casting": "yes" if cls == "casting" else "no",
+            "n_calcifications": int(views["n_calcifications"].max()), "n_clusters": int(views["n_clusters"].max()),
+            "extent_mm": float(extent_mm) if pd.notna(extent_mm) else np.nan,
+            "extent": ("" if pd.isna(extent_mm) else
+                       "extensive" if extent_mm >= params.extensive_min_extent_mm else "limited"),
+            "focality": max(focalities, key=FOCALITY.index) if focalities else "",
+            "casting_score": float(views["casting_score"].max()), "n_images": int(len(views)),
+            "views": "+".join(sorted(views["view"].astype(str))),
+        })
+    columns = [*BREAST_COLUMNS, "casting_score", "n_images", "views"]
+    return pd.DataFrame(rows, columns=columns)

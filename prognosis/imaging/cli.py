@@ -1,0 +1,136 @@
+"""``prognosis extract`` and ``prognosis phantom``: a typer sub-app the main CLI mounts.
+
+Mount in :mod:`prognosis.cli` with one line (commands at top level)::
+
+    from prognosis.imaging.cli import register
+    register(app)
+
+(or ``app.add_typer(imaging_app)`` to mount them unchanged under a group). Runs standalone as
+``python -m prognosis.imaging.cli extract ...``. Exit codes follow prognosis.cli: 0 success,
+1 the input is at fault, 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from prognosis.errors import PrognosisError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Calcification extraction from mammograms, and synthetic phantoms.")
+
+EXIT_INPUT_ERROR = 1
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
+    overrides: dict = {}
+    if params is not None:
+        import yaml
+        loaded = yaml.safe_load(params.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter(f"{params}: expected a mapping of parameter names to values")
+        overrides.update(loaded)
+    for item in sets:
+        if "=" not in item:
+            raise typer.BadParameter(f"--set {item!r}: expected NAME=VALUE")
+        name, value = item.split("=", 1)
+        overrides[name.strip()] = yaml_value(value)
+    return overrides
+
+
+def yaml_value(text: str):
+    import yaml
+    return yaml.safe_load(text)
+
+
+def extract(
+    dicom_dir: Path = typer.Argument(..., help="Folder of MG DICOM files (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Per-breast table: imaging.parquet or imaging.csv."),
+    overlays: Optional[Path] = typer.Option(None, "--overlays", help="Write a quality-review PNG per image here."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start a local Dask cluster with N workers."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
+    memory_limit: str = typer.Option("1.5GB", "--memory-limit", help="Memory limit per local Dask worker."),
+    work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Per-image results (default <out>.work); rerun to resume."),
+    params: Optional[Path] = typer.Option(None, "--params", help="YAML mapping of extraction parameters to override."),
+    set_: list[str] = typer.Option([], "--set", help="Override one parameter, e.g. --set seed_cnr=5 (repeatable)."),
+    per_patient: str = typer.Option("all", "--per-patient", help="all: one row per breast; worst: each patient's most suspicious breast."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: only on a terminal)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+) -> None:
+    """Extract calcification class, counts, extent and focality per breast from a DICOM folder."""
+    from prognosis.imaging.batch import run_batch
+    from prognosis.imaging.params import parameters_from
+
+    _setup_logging(verbose)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter("--out must end in .parquet or .csv")
+    if per_patient not in ("all", "worst"):
+        raise typer.BadParameter("--per-patient must be all or worst")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    try:
+        parameters = parameters_from(_load_overrides(params, set_))
+        if show_progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=False) as bar:
+                task = bar.add_task("extracting", total=None)
+                result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
+                                   scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
+                                   per_patient=per_patient,
+                                   on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
+                               scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
+                               per_patient=per_patient)
+    except PrognosisError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INPUT_ERROR)
+    failed = result.images[result.images["status"] != "ok"] if len(result.images) else result.images
+    for _, row in failed.iterrows():
+        typer.echo(f"skipped: {row['file']}: {row['error']}", err=True)
+    typer.echo(f"{result.n_files} files: {result.n_ok} extracted, {result.n_failed} skipped"
+               f"{f', {result.n_resumed} resumed' if result.n_resumed else ''}; {len(result.breasts)} breasts")
+    for path in result.outputs.values():
+        typer.echo(f"wrote {path}")
+
+
+def phantom(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the DICOM files and truth tables."),
+    n: int = typer.Option(10, "--n", min=1, help="Number of breasts (two views each)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
+    full_field: bool = typer.Option(False, "--full-field", help="About 4096 x 3328 pixels instead of a small 64 x 51 mm field."),
+) -> None:
+    """Write synthetic MG DICOM phantoms (CC and MLO per breast) with a ground-truth table."""
+    from prognosis.simulate.phantom import simulate_phantoms
+
+    _setup_logging(False)
+    truth = simulate_phantoms(out, n=n, seed=seed, full_field=full_field)
+    typer.echo(f"wrote {2 * len(truth)} DICOM files and truth_breasts.csv, truth_images.csv, "
+               f"truth_calcifications.csv to {out}")
+    typer.echo(json.dumps(truth["calcification_class"].value_counts().to_dict()))
+
+
+app.command("extract")(extract)
+app.command("phantom")(phantom)
+
+
+def register(parent: typer.Typer) -> None:
+    """Add ``extract`` and ``phantom`` as top-level commands of ``parent``."""
+    parent.command("extract")(extract)
+    parent.command("phantom")(phantom)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,465 @@
+"""Synthetic mammograms (MG DICOM) with calcifications of known class, place and extent.
+
+The renderer follows the morphology of science.md §1, not the detector: a lesion is a 3D set of
+particles (casting: discontinuous casts filling a branching duct toward the nipple, calibre
+< 0.5 mm; crushed stone: irregular fragments of varying size; powdery: tiny, faint, hazy specks;
+coarse benign: popcorn, large round and smooth rod-like calcifications > 1 mm) projected into a
+CC and an MLO view. Each particle's attenuation is its projected calcium thickness (a cylinder or
+sphere chord), added to a compressed-breast thickness profile with power-law (beta = 3)
+fibroglandular texture, Cooper's ligaments and vessels (long bright curvilinear structures),
+a pectoral muscle on MLO and a lead marker outside the breast. Exposure follows Beer-Lambert
+with quantum noise whose per-pixel variance scales with pixel area, so a 0.05 mm image is
+noisier per pixel than a 0.1 mm one, as on a real detector.
+
+``python -m prognosis.simulate.phantom --out DIR --n N --seed S`` or ``prognosis phantom``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prognosis.imaging.dicom_write import write_mammogram
+
+logger = logging.getLogger(__name__)
+
+CLASSES = ("none", "coarse_benign", "powdery", "crushed_stone", "casting")
+SPACINGS_MM = (0.05, 0.07, 0.1)
+SMALL_FIELD_MM = (64.0, 51.2)      # rows x columns: 640 x 512 pixels at 0.1 mm
+FULL_FIELD_MM = (286.7, 232.96)    # 4096 x 3328 pixels at 0.07 mm
+SUPERSAMPLE = 4
+
+
+@dataclass(frozen=True)
+class PhantomParameters:
+    """Physical constants of the phantom renderer (attenuation per mm, sizes in mm).
+
+    ``photons_per_mm2`` sets the quantum noise: a pixel of side s mm receives
+    ``photons_per_mm2 * s**2 * exp(-attenuation)`` photons.
+    """
+
+    mu_fat_per_mm: float = 0.045
+    mu_gland_per_mm: float = 0.075
+    mu_calcium_per_mm: float = 1.2
+    breast_thickness_mm: float = 50.0
+    texture_beta: float = 3.0
+    gland_fraction_mean: float = 0.35
+    gland_fraction_sd: float = 0.12
+    strand_mu_per_mm: float = 0.05     # vessels and ligaments against fat
+    photons_per_mm2: float = 1.0e7
+    electronic_noise_photons: float = 2.0
+    psf_sigma_mm: float = 0.04
+    n_ligaments: int = 8
+    powdery_density: float = 0.6       # powdery specks are hazy: less calcium per mm of chord
+
+
+@dataclass
+class Particle:
+    """One calcification: a polyline (casts, rods), a polygon (fragments) or spheres (round, popcorn)."""
+
+    kind: str
+    points_mm: np.ndarray            # (n, 3) for polylines and sphere centres; polygon vertices (n, 3)
+    width_mm: float                  # cylinder diameter / fragment thickness / sphere diameter
+    density: float = 1.0
+    radii_mm: np.ndarray | None = None
+
+
+@dataclass
+class Lesion:
+    """A class label, its particles in breast coordinates (mm) and its number of foci."""
+
+    cls: str
+    particles: list[Particle] = field(default_factory=list)
+    n_foci: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# lesions in 3D breast coordinates: x from the chest wall toward the nipple, y across, z height
+# --------------------------------------------------------------------------------------------
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(np.linalg.norm(v), 1e-9)
+
+
+def _duct_tree(start: np.ndarray, direction: np.ndarray, length_mm: float, rng: np.random.Generator,
+               depth: int = 0) -> list[np.ndarray]:
+    """Random-walk ducts (polylines, 0.5 mm steps) that branch a few times."""
+    step = 0.5
+    n = max(int(length_mm / step), 2)
+    points = [start]
+    d = _unit(direction)
+    branches: list[np.ndarray] = []
+    for i in range(n):
+        d = _unit(d + rng.normal(0, 0.08, 3) * np.array([0.3, 1, 1]))
+        points.append(points[-1] + step * d)
+        if depth < 2 and i > 4 and rng.random() < 0.06:
+            side = _unit(np.cross(d, rng.normal(size=3)))
+            branches += _duct_tree(points[-1], d + 0.9 * side, length_mm * rng.uniform(0.3, 0.6), rng, depth + 1)
+    return [np.array(points)] + branches
+
+
+def _casting_focus(centre: np.ndarray, rng: np.random.Generator, extent_mm: float) -> list[Particle]:
+    # Ducts run toward the nipple (+x); the cast fills them discontinuously.
+    start = centre - np.array([extent_mm / 2, 0, 0])
+    ducts = _duct_tree(start, np.array([1.0, rng.normal(0, 0.3), rng.normal(0, 0.3)]), extent_mm, rng)
+    particles = []
+    for duct in ducts:
+        calibre = rng.uniform(0.2, 0.45)
+        i = int(rng.integers(0, 4))
+        while i < len(duct) - 2:
+            n_seg = int(rng.integers(2, 7))      # 1-3 mm casts
+            seg = duct[i:i + n_seg + 1]
+            if len(seg) >= 2:
+                width = calibre * rng.uniform(0.7, 1.1)
+                particles.append(Particle("cast", seg + rng.normal(0, 0.03, seg.shape), width))
+            i += n_seg + int(rng.integers(1, 4))  # gaps of 0.5-1.5 mm
+    return particles
+
+
+def _fragment(centre: np.ndarray, size_mm: float, rng: np.random.Generator) -> Particle:
+    n = int(rng.integers(5, 9))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    radii = size_mm / 2 * rng.uniform(0.45, 1.0, n)
+    # an irregular lump roughly as deep as it is wide: its outline is similar in both views
+    verts = np.stack([radii * np.cos(angles), radii * np.sin(angles), rng.normal(0, size_mm / 4, n)], axis=1)
+    return Particle("fragment", centre + verts, width_mm=size_mm * rng.uniform(0.5, 0.9))
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.diag(r))
+
+
+def _crushed_focus(centre: np.ndarray, rng: np.random.Generator, radius_mm: float) -> list[Particle]:
+    n = int(rng.integers(8, 25))
+    offsets = rng.normal(0, radius_mm / 2, (n, 3))
+    return [_fragment(centre + o, rng.uniform(0.15, 0.6), rng) for o in offsets]
+
+
+def _powdery_focus(centre: np.ndarray, rng: np.random.Generator, radius_mm: float,
+                   density: float) -> list[Particle]:
+    n = int(rng.integers(12, 35))
+    offsets = rng.normal(0, radius_mm / 2, (n, 3))
+    return [Particle("sphere", (centre + o)[None], rng.uniform(0.15, 0.28), density=density) for o in offsets]
+
+
+def _coarse(centre: np.ndarray, rng: np.random.Generator, spread_mm: float) -> list[Particle]:
+    particles = []
+    for _ in range(int(rng.integers(2, 6))):
+        where = centre + rng.normal(0, spread_mm, 3)
+        kind = rng.choice(["popcorn", "round", "rod"])
+        if kind == "popcorn":
+            n = int(rng.integers(4, 8))
+            size = rng.uniform(2.0, 4.0)
+            centres = where + rng.normal(0, size / 4, (n, 3))
+            particles.append(Particle("sphere", centres, size, radii_mm=rng.uniform(0.3, 0.7, n) * size / 2))
+        elif kind == "round":
+            particles.append(Particle("sphere", where[None], rng.uniform(1.2, 2.2)))
+        else:
+            d = _unit(np.array([1.0, rng.normal(0, 0.5), rng.normal(0, 0.5)]))
+            length = rng.uniform(3.0, 7.0)
+            particles.append(Particle("cast", np.stack([where, where + length * d]), rng.uniform(0.7, 1.1)))
+    return particles
+
+
+def make_lesion(cls: str, breast_depth_mm: float, breast_half_height_mm: float, rng: np.random.Generator,
+                params: PhantomParameters) -> Lesion:
+    """Draw one lesion of class ``cls`` inside a breast of the given size (mm)."""
+    def somewhere(margin: float) -> np.ndarray:
+        x = rng.uniform(0.25, 0.7) * breast_depth_mm
+        span = max(breast_half_height_mm * 0.6 - margin, 1.0)
+        return np.array([x, rng.uniform(-span, span), rng.uniform(-8, 8)])
+
+    lesion = Lesion(cls)
+    if cls == "none":
+        return lesion
+    if cls == "coarse_benign":
+        lesion.particles = _coarse(somewhere(10), rng, spread_mm=breast_half_height_mm * 0.25)
+        lesion.n_foci = 0
+        return lesion
+    n_foci = 2 if rng.random() < 0.2 else 1
+    for k in range(n_foci):
+        centre = somewhere(10)
+        if k == 1:
+            centre = lesion_centre + np.array([0, rng.choice([-1, 1]) * rng.uniform(22, 30), 0])
+            centre[1] = np.clip(centre[1], -breast_half_height_mm * 0.7, breast_half_height_mm * 0.7)
+        lesion_centre = centre
+        if cls == "casting":
+            extent = rng.uniform(12, max(min(0.6 * breast_depth_mm, 70), 14))
+            lesion.particles += _casting_focus(centre, rng, extent)
+        elif cls == "crushed_stone":
+            lesion.particles += _crushed_focus(centre, rng, rng.uniform(2.0, 5.0))
+        else:
+            lesion.particles += _powdery_focus(centre, rng, rng.uniform(2.0, 5.0), params.powdery_density)
+    lesion.n_foci = n_foci
+    return lesion
+
+
+# --------------------------------------------------------------------------------------------
+# projection and rendering
+# --------------------------------------------------------------------------------------------
+
+def project(points_mm: np.ndarray, view: str, mlo_angle_deg: float = 45.0) -> np.ndarray:
+    """(x, y, z) breast coordinates -> (depth, across) in the image plane of the view."""
+    if view == "CC":
+        return points_mm[:, :2]
+    a = math.radians(mlo_angle_deg)
+    return np.stack([points_mm[:, 0], points_mm[:, 1] * math.cos(a) + points_mm[:, 2] * math.sin(a)], axis=1)
+
+
+def _segment_distance(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((px - a[0]) * ab[0] + (py - a[1]) * ab[1]) / max(ab @ ab, 1e-12), 0, 1)
+    return np.hypot(px - (a[0] + t * ab[0]), py - (a[1] + t * ab[1]))
+
+
+def _particle_thickness(p: Particle, pts: np.ndarray, spacing_mm: float):
+    """Projected calcium thickness (mm) on a supersampled patch; returns (row0, col0, patch) or None."""
+    if p.kind == "sphere":
+        radii = p.radii_mm if p.radii_mm is not None else np.full(len(pts), p.width_mm / 2)
+        pad = float(radii.max())
+    else:
+        pad = p.width_mm
+    lo = np.floor((pts.min(axis=0) - pad) / spacing_mm).astype(int) - 1
+    hi = np.ceil((pts.max(axis=0) + pad) / spacing_mm).astype(int) + 1
+    s = SUPERSAMPLE
+    cols = (np.arange(lo[0] * s, hi[0] * s) + 0.5) / s * spacing_mm
+    rows = (np.arange(lo[1] * s, hi[1] * s) + 0.5) / s * spacing_mm
+    px, py = np.meshgrid(cols, rows)
+    thick = np.zeros_like(px)
+    if p.kind == "sphere":
+        for (cx, cy), r in zip(pts, radii):
+            d2 = (px - cx) ** 2 + (py - cy) ** 2
+            thick = np.maximum(thick, 2 * np.sqrt(np.clip(r * r - d2, 0, None)))
+    elif p.kind == "cast":
+        r = p.width_mm / 2
+        dist = np.full_like(px, np.inf)
+        for a, b in zip(pts[:-1], pts[1:]):
+            dist = np.minimum(dist, _segment_distance(px, py, a, b))
+        thick = 2 * np.sqrt(np.clip(r * r - dist ** 2, 0, None))
+    else:  # polygon fragment of roughly uniform thickness, thinner at its rim
+        from skimage.measure import points_in_poly
+        from scipy.spatial import ConvexHull
+        try:
+            hull = pts[ConvexHull(pts).vertices]
+        except Exception:  # noqa: BLE001 - degenerate (collinear) projection
+            hull = pts
+        # keep the concavities: use the vertices in angular order, not only the hull
+        centre = pts.mean(axis=0)
+        order = np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]))
+        poly = pts[order] if len(pts) >= 3 else hull
+        inside = points_in_poly(np.stack([px.ravel(), py.ravel()], 1), poly).reshape(px.shape)
+        thick = inside * p.width_mm
+    thick = thick * p.density
+    h, w = thick.shape[0] // s, thick.shape[1] // s
+    patch = thick[:h * s, :w * s].reshape(h, s, w, s).mean(axis=(1, 3))
+    return lo[1], lo[0], patch
+
+
+def power_law_noise(shape: tuple[int, int], spacing_mm: float, beta: float, rng: np.random.Generator,
+                    low_cut_per_mm: float = 1 / 40) -> np.ndarray:
+    """Zero-mean, unit-variance noise with power spectrum ~ f**-beta (f in cycles/mm)."""
+    fy = np.fft.fftfreq(shape[0], d=spacing_mm)[:, None]
+    fx = np.fft.rfftfreq(shape[1], d=spacing_mm)[None, :]
+    f = np.sqrt(fx ** 2 + fy ** 2)
+    amplitude = (np.maximum(f, low_cut_per_mm)) ** (-beta / 2)
+    white = rng.standard_normal(shape).astype(np.float32)
+    field_ = np.fft.irfft2(np.fft.rfft2(white) * amplitude, s=shape).astype(np.float32)
+    field_ -= field_.mean()
+    return field_ / max(float(field_.std()), 1e-12)
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    """One rendered view: exposure (photons per pixel), its truth and its geometry."""
+
+    exposure: np.ndarray
+    spacing_mm: float
+    view: str
+    laterality: str
+    particles: pd.DataFrame          # x_mm, y_mm (image coordinates), length_mm, width_mm, kind
+    lesion_centre_mm: tuple[float, float]
+    lesion_extent_mm: float
+
+
+def render_view(lesion: Lesion, *, view: str, laterality: str, spacing_mm: float,
+                field_mm: tuple[float, float], breast_depth_mm: float, breast_half_height_mm: float,
+                rng: np.random.Generator, params: PhantomParameters = PhantomParameters()) -> RenderedView:
+    """Render one view of a breast holding ``lesion``; chest wall on the left for L, right for R."""
+    from scipy import ndimage
+
+    rows, cols = int(round(field_mm[0] / spacing_mm)), int(round(field_mm[1] / spacing_mm))
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    x_mm, y_mm = (xx + 0.5) * spacing_mm, (yy + 0.5) * spacing_mm
+    centre_y = field_mm[0] / 2 + rng.uniform(-2, 2)
+    # elliptical compressed breast: full thickness inside, thinning over the last few mm
+    r = np.sqrt((x_mm / breast_depth_mm) ** 2 + ((y_mm - centre_y) / breast_half_height_mm) ** 2)
+    inside = np.clip(1 - r ** 2, 0, None)
+    thickness = params.breast_thickness_mm * np.clip(np.sqrt(inside) * 3.0, 0, 1)
+    texture = power_law_noise((rows, cols), spacing_mm, params.texture_beta, rng)
+    # projected glandular fraction: a 50 mm path averages many structures, so it varies modestly
+    gland = np.clip(params.gland_fraction_mean + params.gland_fraction_sd * texture + 0.1 * (1 - r), 0, 1)
+    attenuation = thickness * (params.mu_fat_per_mm + gland * (params.mu_gland_per_mm - params.mu_fat_per_mm))
+    # Cooper's ligaments and vessels: long curvilinear soft-tissue strands, wider than casts
+    strands = np.zeros((rows, cols), np.float32)
+    for _ in range(params.n_ligaments):
+        start = np.array([rng.uniform(0.1, 0.8) * breast_depth_mm, centre_y + rng.uniform(-0.7, 0.7) * breast_half_height_mm, 0])
+        line = _duct_tree(start, np.array([1.0, rng.normal(0, 0.6), 0]), rng.uniform(15, 50), rng, depth=2)[0]
+        _add_strand(strands, line[:, :2], rng.uniform(0.6, 1.8), spacing_mm)
+    attenuation += strands * params.strand_mu_per_mm * (thickness > 0)
+    if view == "MLO":  # pectoral muscle: a triangle in the upper chest-wall corner
+        depth = rng.uniform(0.2, 0.35) * breast_depth_mm
+        height = rng.uniform(0.45, 0.7) * rows * spacing_mm
+        muscle = (x_mm / depth + y_mm / height) < 1
+        # the muscle is compressed with the breast: full thickness of muscle up to the image edge
+        muscle_mm = muscle * params.breast_thickness_mm * np.clip(1.2 - x_mm / depth, 0.4, 1)
+        attenuation = np.where(muscle, np.maximum(attenuation, params.breast_thickness_mm * params.mu_fat_per_mm), attenuation)
+        attenuation += muscle_mm * (params.mu_gland_per_mm - params.mu_fat_per_mm) * 1.5
+    # calcifications
+    calc = np.zeros((rows, cols), np.float32)
+    truth = []
+    for p in lesion.particles:
+        pts = project(p.points_mm, view)
+        pts = pts + np.array([0.0, centre_y])
+        r0, c0, patch = _particle_thickness(p, pts, spacing_mm)
+        _add_patch(calc, r0, c0, patch)
+        length = float(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1))) if p.kind == "cast" else p.width_mm
+        centre = pts.mean(axis=0)
+        truth.append({"x_mm": centre[0], "y_mm": centre[1], "length_mm": max(length, p.width_mm),
+                      "width_mm": p.width_mm, "kind": p.kind})
+    attenuation += calc * params.mu_calcium_per_mm
+    attenuation = ndimage.gaussian_filter(attenuation, params.psf_sigma_mm / spacing_mm)
+    # lead marker (label) outside the breast, in the corner away from the chest wall
+    mh, mw = int(8 / spacing_mm), int(14 / spacing_mm)
+    attenuation[rows - mh - int(3 / spacing_mm): rows - int(3 / spacing_mm), cols - mw - int(3 / spacing_mm): cols - int(3 / spacing_mm)] = 6.0
+    photons = params.photons_per_mm2 * spacing_mm ** 2
+    expected = photons * np.exp(-attenuation)
+    exposure = expected + rng.standard_normal(expected.shape) * np.sqrt(expected + params.electronic_noise_photons ** 2)
+    exposure = np.clip(exposure, 0, None).astype(np.float32)
+    truth_frame = pd.DataFrame(truth, columns=["x_mm", "y_mm", "length_mm", "width_mm", "kind"])
+    if laterality == "R":   # mirror: chest wall on the right
+        exposure = exposure[:, ::-1].copy()
+        truth_frame["x_mm"] = cols * spacing_mm - truth_frame["x_mm"]
+    if len(truth_frame):
+        xy = truth_frame[["x_mm", "y_mm"]].to_numpy()
+        centre_mm = tuple(float(v) for v in xy.mean(axis=0))
+        extent = float(_max_distance(xy)) if len(xy) > 1 else float(truth_frame["length_mm"].max())
+    else:
+        centre_mm, extent = (float("nan"), float("nan")), 0.0
+    return RenderedView(exposure, spacing_mm, view, laterality, truth_frame, centre_mm, extent)
+
+
+def _add_strand(target: np.ndarray, points_mm: np.ndarray, width_mm: float, spacing_mm: float) -> None:
+    """Add a long cylinder (ligament, vessel): projected chord from the distance to its centreline."""
+    from scipy import ndimage
+    from skimage.draw import line
+
+    pix = points_mm / spacing_mm
+    pad = int(np.ceil(width_mm / spacing_mm)) + 2
+    lo = np.floor(pix.min(axis=0)).astype(int) - pad
+    hi = np.ceil(pix.max(axis=0)).astype(int) + pad
+    centre = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), bool)
+    ij = np.rint(pix - lo).astype(int)
+    for (c0, r0), (c1, r1) in zip(ij[:-1], ij[1:]):
+        rr, cc = line(r0, c0, r1, c1)
+        centre[rr, cc] = True
+    dist_mm = ndimage.distance_transform_edt(~centre) * spacing_mm
+    r = width_mm / 2
+    _add_patch(target, lo[1], lo[0], 2 * np.sqrt(np.clip(r * r - dist_mm ** 2, 0, None)))
+
+
+def _add_patch(target: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> None:
+    r1, c1 = r0 + patch.shape[0], c0 + patch.shape[1]
+    rr0, cc0 = max(r0, 0), max(c0, 0)
+    rr1, cc1 = min(r1, target.shape[0]), min(c1, target.shape[1])
+    if rr1 > rr0 and cc1 > cc0:
+        target[rr0:rr1, cc0:cc1] += patch[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
+
+
+def _max_distance(xy: np.ndarray) -> float:
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
+    if len(xy) > 3:
+        try:
+            xy = xy[ConvexHull(xy).vertices]
+        except Exception:  # noqa: BLE001 - collinear points
+            pass
+    return float(pdist(xy).max()) if len(xy) > 1 else 0.0
+
+
+def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generator = 0,
+                      full_field: bool = False, spacings_mm: tuple[float, ...] = SPACINGS_MM,
+                      classes: tuple[str, ...] = CLASSES,
+                      params: PhantomParameters = PhantomParameters()) -> pd.DataFrame:
+    """Write ``n`` breasts (a CC and an MLO DICOM each) and the ground-truth tables to ``out``.
+
+    Classes cycle through ``classes`` in a shuffled order; spacing, MONOCHROME1/2, For
+    Processing/Presentation, the spacing tag and laterality vary at random.
+
+    Returns
+    -------
+    DataFrame
+        The per-breast truth (also written as ``truth_breasts.csv``), with ``truth_images.csv``
+        (centre in mm, extent per view) and ``truth_calcifications.csv`` beside it.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    field_mm = FULL_FIELD_MM if full_field else SMALL_FIELD_MM
+    labels = [classes[i % len(classes)] for i in range(n)]
+    rng.shuffle(labels)
+    breasts, images, calcs = [], [], []
+    for i, cls in enumerate(labels):
+        patient_id = f"PH{i + 1:04d}"
+        laterality = str(rng.choice(["L", "R"]))
+        spacing = float(rng.choice(spacings_mm))
+        depth = field_mm[1] * rng.uniform(0.75, 0.92)
+        half_height = field_mm[0] * rng.uniform(0.36, 0.45)
+        lesion = make_lesion(cls, depth, half_height, rng, params)
+        extents = []
+        for view in ("CC", "MLO"):
+            rendered = render_view(lesion, view=view, laterality=laterality, spacing_mm=spacing, field_mm=field_mm,
+                                   breast_depth_mm=depth, breast_half_height_mm=half_height, rng=rng, params=params)
+            name = f"{patient_id}_{laterality}_{view}.dcm"
+            style = write_mammogram(out / name, rendered.exposure, spacing_mm=spacing, patient_id=patient_id,
+                                    laterality=laterality, view=view, rng=rng)
+            images.append({"file": name, "patient_id": patient_id, "laterality": laterality, "view": view,
+                           "pixel_spacing_mm": spacing, "rows": rendered.exposure.shape[0],
+                           "columns": rendered.exposure.shape[1], "centre_x_mm": rendered.lesion_centre_mm[0],
+                           "centre_y_mm": rendered.lesion_centre_mm[1], "extent_mm": rendered.lesion_extent_mm,
+                           "n_particles": len(rendered.particles), **style})
+            calcs.append(rendered.particles.assign(file=name, patient_id=patient_id, view=view))
+            extents.append(rendered.lesion_extent_mm)
+        suspicious = cls in ("casting", "crushed_stone", "powdery")
+        breasts.append({"patient_id": patient_id, "laterality": laterality, "calcification_class": cls,
+                        "casting": "yes" if cls == "casting" else "no",
+                        "extent_mm": max(extents) if suspicious else float("nan"),
+                        "focality": ("multifocal" if lesion.n_foci > 1 else "unifocal") if suspicious else "",
+                        "n_particles": len(lesion.particles), "pixel_spacing_mm": spacing})
+        logger.info("phantom %s: %s %s", patient_id, cls, laterality)
+    truth = pd.DataFrame(breasts)
+    truth.to_csv(out / "truth_breasts.csv", index=False)
+    pd.DataFrame(images).to_csv(out / "truth_images.csv", index=False)
+    pd.concat([c for c in calcs if len(c)] or [pd.DataFrame()], ignore_index=True).reindex(
+        columns=["file", "patient_id", "view", "x_mm", "y_mm", "length_mm", "width_mm", "kind"]).to_csv(out / "truth_calcifications.csv", index=False)
+    return truth
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-field", action="store_true")
+    args = parser.parse_args(argv)
+    simulate_phantoms(args.out, n=args.n, seed=args.seed, full_field=args.full_field)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Batch extraction: bad files skipped and counted, dictionary conformance, kill-and-resume, Dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prognosis.cohort import read_table
+from prognosis.imaging.batch import run_batch
+from prognosis.imaging.dicom_write import write_mammogram
+
+DICTIONARY = Path(__file__).resolve().parents[2] / "data_dictionary" / "imaging.yaml"
+
+
+def test_per_breast_table_validates(extracted):
+    table = read_table("imaging", extracted.outputs["breasts"], DICTIONARY)
+    assert len(table.data) == 15
+    assert set(table.data["casting"].astype(str)) <= {"yes", "no"}
+    for name in ("images", "clusters", "calcifications", "breasts_detail", "provenance"):
+        assert extracted.outputs[name].exists()
+    provenance = json.loads(extracted.outputs["provenance"].read_text())
+    assert provenance["parameters"]["seed_cnr"] == 4.5 and provenance["n_images"] == 30
+
+
+def test_bad_files_are_counted_and_skipped(phantom_dir, tmp_path):
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    for name in sorted(os.listdir(phantom_dir))[:4]:
+        if name.endswith(".dcm"):
+            shutil.copy(phantom_dir / name, folder / name)
+    rng = np.random.default_rng(0)
+    write_mammogram(folder / "ct.dcm", np.full((64, 64), 100.0), spacing_mm=0.1, patient_id="X", laterality="L",
+                    view="CC", rng=rng, modality="CT")
+    (folder / "corrupt.dcm").write_bytes(b"DICM" * 50)
+    (folder / "notes.txt").write_text("not an image")
+    result = run_batch(folder, tmp_path / "out" / "imaging.csv")
+    assert result.n_failed == 2 and result.n_ok == result.n_files - 2
+    failed = result.images[result.images["status"] == "failed"].set_index("file")
+    assert failed.loc["ct.dcm", "error_tag"] == "(0008,0060)"
+    assert "corrupt.dcm" in failed.index
+    provenance = json.loads(result.outputs["provenance"].read_text())
+    assert {f["file"] for f in provenance["failures"]} == {"ct.dcm", "corrupt.dcm"}
+    read_table("imaging", result.outputs["breasts"], DICTIONARY)
+
+
+def test_per_patient_worst_keeps_one_row_per_patient(extracted, phantom_dir, tmp_path):
+    result = run_batch(phantom_dir, tmp_path / "w.parquet", work_dir=extracted.outputs["breasts"].with_name("imaging.parquet.work"),
+                       per_patient="worst")
+    assert result.n_resumed == 30
+    assert result.breasts["patient_id"].is_unique
+
+
+def test_kill_and_resume_loses_and_duplicates_nothing(phantom_dir, extracted, tmp_path):
+    out = tmp_path / "imaging.parquet"
+    work = tmp_path / "imaging.parquet.work"
+    command = [sys.executable, "-m", "prognosis.imaging.cli", "extract", str(phantom_dir), "--out", str(out), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            done = list(work.glob("*.image.parquet")) if work.exists() else []
+            if len(done) >= 4:
+                break
+            if process.poll() is not None:
+                pytest.fail("the extraction finished before it could be killed")
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    n_before = len(list(work.glob("*.image.parquet")))
+    assert 4 <= n_before < 30 and not out.exists()
+    result = run_batch(phantom_dir, out)
+    assert result.n_resumed == n_before
+    assert len(result.images) == 30 and result.images["file"].is_unique
+    expected = extracted.images.sort_values("file").reset_index(drop=True)
+    got = result.images.sort_values("file").reset_index(drop=True)
+    pd.testing.assert_series_equal(got["n_calcifications"], expected["n_calcifications"])
+    assert len(result.calcifications) == len(extracted.calcifications)
+    pd.testing.assert_frame_equal(result.breasts, extracted.breasts)
+
+
+def test_dask_local_cluster_gives_the_same_tables(phantom_dir, extracted, tmp_path):
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    names = sorted(n for n in os.listdir(phantom_dir) if n.endswith(".dcm"))[:6]
+    for name in names:
+        shutil.copy(phantom_dir / name, folder / name)
+    result = run_batch(folder, tmp_path / "imaging.parquet", workers=2)
+    assert result.n_ok == 6
+    expected = extracted.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
+    got = result.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
+    np.testing.assert_array_equal(got, expected)
