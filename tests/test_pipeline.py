@@ -175,3 +175,37 @@ def test_demo_group_tests_and_followup(demo_output):
     weighted = document["km"]["weighted_logrank"]
     assert (weighted["rho"], weighted["gamma"]) == (1.0, 0.0) and weighted["p"] < 0.001
     assert 7 < document["followup"]["median"] < 10
+
+
+# --- Cox options through the spec, against R (tests/fixtures/cox_extensions/make_reference.R) ---
+
+
+def _gbsg2_spec_with(tmp_path, **keys):
+    import yaml
+
+    spec = yaml.safe_load((GBSG2 / "gbsg2_spec.yaml").read_text())
+    spec["tables"][0].update(path=str(GBSG2 / "gbsg2.csv"), dictionary=str(GBSG2 / "gbsg2.yaml"))
+    spec.update(keys)
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return load_spec(path)
+
+
+@pytest.mark.parametrize(("model", "keys"), [
+    # coxph(Surv(time, cens) ~ horTh + age + pnodes + strata(menostat), robust = TRUE)
+    ("robust_strata", {"covariates": ["age", "pnodes"], "strata": ["menostat"], "robust": True}),
+    # coxph(Surv(time, cens) ~ horTh * tgrade + age)
+    ("interaction_cat_3", {"covariates": ["tgrade", "age"], "interactions": [["horTh", "tgrade"]]}),
+])
+def test_spec_cox_options_match_coxph(tmp_path, model, keys):
+    reference = json.loads((ROOT / "tests" / "fixtures" / "cox_extensions" / "reference.json").read_text())
+    expected = reference["cox"][model]
+    document = run(_gbsg2_spec_with(tmp_path, ph_test=False, **keys), progress=False).to_dict()
+    terms = document["cox"]["adjusted"]["terms"]
+    assert set(terms) == set(expected["terms"])
+    for term, ref in expected["terms"].items():
+        assert_allclose([terms[term]["coef"], terms[term]["se"], terms[term]["p"]],
+                        [ref["coef"], ref["se"], ref["p"]], rtol=1e-5, err_msg=term)
+        if ref["robust_se"] is not None:
+            assert_allclose(terms[term]["robust_se"], ref["robust_se"], rtol=1e-6, err_msg=term)
+    assert_allclose(document["cox"]["adjusted"]["log_likelihood"], expected["loglik"], rtol=1e-9)
