@@ -8,7 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: E402
 
@@ -23,10 +24,15 @@ def _time_ticks(result: PHTestResult) -> tuple[np.ndarray, list[str]] | None:
     """Tick positions on the transformed axis labelled with the untransformed event times."""
     if result.transform == "identity" or result.time.size < 2:
         return None
-    order = np.argsort(result.time, kind="stable")
-    quantiles = np.quantile(result.event_time, [0.0, 0.25, 0.5, 0.75, 1.0])
-    positions = np.interp(quantiles, result.event_time[order], result.time[order])
-    return positions, [f"{q:,.0f}" if abs(q) >= 10 else f"{q:.3g}" for q in quantiles]
+    order = np.argsort(result.event_time, kind="stable")
+    # Round numbers of the original time scale (0, 2, 4, ... years), placed where they fall on the
+    # transformed axis.
+    nice = MaxNLocator(nbins=6).tick_values(result.event_time.min(), result.event_time.max())
+    nice = nice[(nice >= result.event_time.min()) & (nice <= result.event_time.max())]
+    if nice.size < 2:
+        return None
+    positions = np.interp(nice, result.event_time[order], result.time[order])
+    return positions, [f"{q:g}" for q in nice]
 
 
 def ph_residual_figure(result: PHTestResult, *, unit: str | None = None, labels: dict[str, str] | None = None,
