@@ -91,11 +91,14 @@ class GroupTests:
     pairwise: PairwiseLogRankResult | None
     trend: TrendTestResult | None
     weighted: WeightedLogRankResult | None = None
+    strata_by: tuple[str, ...] = ()
+    """The columns whose levels form the strata of the stratified test."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "weighted_logrank": None if self.weighted is None else self.weighted.to_dict(),
-            "stratified_logrank": None if self.stratified is None else self.stratified.to_dict(),
+            "stratified_logrank": None if self.stratified is None else {
+                **self.stratified.to_dict(), "by": list(self.strata_by)},
             "pairwise": None if self.pairwise is None else self.pairwise.to_dict(),
             "trend": None if self.trend is None else self.trend.to_dict(),
         }
@@ -120,7 +123,7 @@ def group_tests(cohort: Cohort, spec: AnalysisSpec) -> GroupTests:
         rho, gamma = spec.km.weights
         weighted = weighted_logrank_test(cohort.time, cohort.event, labels, rho=rho, gamma=gamma, levels=levels,
                                          by=by.name)
-    return GroupTests(stratified, pairwise, trend, weighted)
+    return GroupTests(stratified, pairwise, trend, weighted, spec.km.strata)
 
 
 def _stratum_labels(cohort: Cohort, columns: tuple[str, ...]) -> pd.Series:

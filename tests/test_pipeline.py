@@ -168,7 +168,7 @@ def test_demo_multiple_imputation_and_table1(demo_output):
 def test_demo_group_tests_and_followup(demo_output):
     _, _, document = demo_output
     stratified = document["km"]["stratified_logrank"]
-    assert [s["stratum"] for s in stratified["strata"]] == ["1", "2", "3"]
+    assert [s["stratum"] for s in stratified["strata"]] == ["1", "2", "3"] and stratified["by"] == ["grade"]
     # Within grade strata the casting effect shrinks but remains.
     assert 0 < stratified["statistic"] < document["km"]["logrank"]["statistic"]
     assert document["km"]["pairwise"] is None  # two groups: nothing to compare pairwise

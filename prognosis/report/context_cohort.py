@@ -88,8 +88,7 @@ def group_tests_context(result: AnalysisResult) -> dict[str, Any] | None:
     out: dict[str, Any] = {"stratified": None, "pairwise": None, "trend": None}
     if gt.stratified is not None:
         s = gt.stratified
-        names = result.provenance.get("spec", {}).get("km", {}).get("strata") or []
-        names = [names] if isinstance(names, str) else list(names)
+        names = list(gt.strata_by)
         by_text = ", ".join(_label(result, n) for n in names) if names else "the strata"
         out["stratified"] = {
             "by": by_text,
