@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from prognosis._suggest import did_you_mean
 from prognosis._yaml import read_yaml
 from prognosis.spec_options import OPTION_KEYS, AnalysisOptions, parse_options
-from prognosis.spec_reader import TIME_UNITS, SpecReader, TimeUnit, VariableSpec
+from prognosis.spec_reader import SpecReader, TimeUnit, VariableSpec
 from prognosis.errors import SpecError
 
 logger = logging.getLogger(__name__)

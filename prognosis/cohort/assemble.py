@@ -178,7 +178,7 @@ def _derive_time(joined: pd.DataFrame, endpoint: EndpointSpec, located: dict) ->
         days = joined[time.column].astype(float) * DAYS_PER_UNIT[time.unit]
         bad = _bad_rows(joined, days <= 0, table, time.column, "is zero or negative follow-up; follow-up must be > 0")
     else:
-        (start_table, start_spec), (end_table, end_spec) = (
+        (_, start_spec), (end_table, end_spec) = (
             _needed("endpoint.time.start", time.start, located), _needed("endpoint.time.end", time.end, located))
         for name, spec in ((time.start, start_spec), (time.end, end_spec)):
             if spec.type != "date":
