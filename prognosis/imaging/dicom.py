@@ -145,6 +145,64 @@ def _check(ds: pydicom.Dataset, path: str) -> None:
                          "not MONOCHROME1/2", path=path, tag="(0028,0004)")
 
 
+def _float(ds: pydicom.Dataset, keyword: str, default: float) -> float | None:
+    """A numeric tag as float (``default`` if absent, None if unreadable)."""
+    value = ds.get(keyword, None)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _linear_window(values: np.ndarray, ds: pydicom.Dataset) -> np.ndarray | None:
+    """The first linear VOI window, as pydicom's ``apply_windowing`` computes it, in row chunks.
+
+    PS3.3 C.11.2.1.2.1 (LINEAR) and C.11.2.1.3.2 (LINEAR_EXACT). pydicom converts the whole image
+    to float64 and assigns through boolean masks, which costs a quarter of a second and 100 MB
+    per full-field image; this does the same float64 arithmetic (so the same float32 result) a
+    few rows at a time. A VOI LUT or Modality LUT Sequence, SIGMOID, several windows or a width
+    pydicom rejects return None (left to pydicom).
+    """
+    if any(k in ds for k in ("VOILUTSequence", "ModalityLUTSequence")) or "WindowCenter" not in ds \
+            or "WindowWidth" not in ds:
+        return None
+    function = _text(ds, "VOILUTFunction") or "LINEAR"
+    if function not in ("LINEAR", "LINEAR_EXACT"):
+        return None
+    centre, width = ds.WindowCenter, ds.WindowWidth
+    if isinstance(centre, pydicom.multival.MultiValue) or isinstance(width, pydicom.multival.MultiValue):
+        return None
+    try:
+        centre, width = float(centre), float(width)
+        bits_stored = int(ds.BitsStored)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if function == "LINEAR":
+        if width < 1:
+            return None
+        centre, width = centre - 0.5, width - 1
+    if not width > 0:
+        return None
+    if int(ds.get("PixelRepresentation", 0)) == 0:
+        y_min, y_max = 0.0, float(2 ** bits_stored - 1)
+    else:
+        y_min, y_max = float(-(2 ** (bits_stored - 1))), float(2 ** (bits_stored - 1) - 1)
+    slope, intercept = ds.get("RescaleSlope", None), ds.get("RescaleIntercept", None)
+    if slope is not None and intercept is not None:
+        y_min, y_max = y_min * float(slope) + float(intercept), y_max * float(slope) + float(intercept)
+    y_range = y_max - y_min
+    low, high = centre - width / 2, centre + width / 2
+    step = max(1, (1 << 20) // max(values.shape[1], 1))
+    for r in range(0, values.shape[0], step):
+        x = values[r:r + step].astype(np.float64)
+        y = ((x - centre) / width + 0.5) * y_range + y_min
+        y = np.where(x <= low, y_min, np.where(x > high, y_max, y))
+        values[r:r + step] = y
+    return values
+
+
 def _pixels(ds: pydicom.Dataset, path: str, *, log_for_processing: bool) -> np.ndarray:
     try:
         stored = ds.pixel_array
@@ -159,14 +217,20 @@ def _pixels(ds: pydicom.Dataset, path: str, *, log_for_processing: bool) -> np.n
         # Unused high bits may hold overlays or garbage (PS3.5 8.1.1); pydicom leaves them.
         stored = stored & np.asarray((1 << bits_stored) - 1, dtype=stored.dtype)
     # float32 throughout: a full-field image is 13.6 Mpixel, and float64 copies double the memory
-    values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
+    if "ModalityLUTSequence" not in ds and _float(ds, "RescaleSlope", 1.0) == 1.0 \
+            and _float(ds, "RescaleIntercept", 0.0) == 0.0:
+        # the identity rescale: pydicom would make a float64 copy of the image only to multiply by 1
+        values = stored.astype(np.float32)
+    else:
+        values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
     photometric = _text(ds, "PhotometricInterpretation")
     intent = _text(ds, "PresentationIntentType")
     if intent == "FOR PROCESSING" and photometric == "MONOCHROME1" and log_for_processing:
         # Raw detector values are linear in exposure; -log(exposure) is linear in attenuation.
         values = np.log1p(np.maximum(values, 0.0))
     elif "WindowCenter" in ds or "VOILUTSequence" in ds:
-        values = np.asarray(apply_voi_lut(values, ds), dtype=np.float32)
+        windowed = _linear_window(values, ds)
+        values = windowed if windowed is not None else np.asarray(apply_voi_lut(values, ds), dtype=np.float32)
     if photometric == "MONOCHROME1":
         values = np.float32(values.max()) - values
     low, high = float(values.min()), float(values.max())

@@ -162,3 +162,23 @@ def test_undecodable_pixel_data_is_reported(tmp_path):
     with pytest.raises(DicomError, match="cannot decode") as info:
         read_mammogram(_as_mammogram(tmp_path, "JPEG-lossy.dcm"))
     assert info.value.tag == "(7FE0,0010)"
+
+
+@pytest.mark.parametrize("function", [None, "LINEAR", "LINEAR_EXACT", "SIGMOID"])
+@pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
+def test_fast_window_and_rescale_equal_pydicom(tmp_path, monkeypatch, function, photometric):
+    # read_mammogram's own linear window and identity rescale (no float64 copy of the image)
+    # must give exactly what pydicom's apply_modality_lut and apply_voi_lut give
+    from prognosis.imaging import dicom
+
+    path = _write(tmp_path / "w.dcm", photometric=photometric)
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = "1500", "1800"
+    ds.RescaleSlope, ds.RescaleIntercept = "1", "0"
+    if function is not None:
+        ds.VOILUTFunction = function
+    ds.save_as(path)
+    fast = read_mammogram(path).pixels
+    monkeypatch.setattr(dicom, "_linear_window", lambda values, ds: None)
+    monkeypatch.setattr(dicom, "_float", lambda ds, keyword, default: None)
+    np.testing.assert_array_equal(fast, read_mammogram(path).pixels)
