@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from prognosis.imaging.batch import run_batch
-from prognosis.imaging.classify import combine_breasts
 from prognosis.imaging.evaluate import casting_operating_point, confusion, froc
 from prognosis.imaging.params import ExtractionParameters
 from prognosis.simulate.phantom import simulate_phantoms

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 

@@ -97,7 +97,6 @@ def _monotone_message(runaway: list[str]) -> str:
 
 def _null_log_likelihood(time: np.ndarray, event: np.ndarray, ties: Ties, strata: np.ndarray | None) -> float:
     return newton_cox(time, event, np.zeros((time.size, 0)), ties=ties, strata=strata).log_likelihood_null
-    return float(model.loglike(np.zeros(1)))
 
 
 def score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np.ndarray, *,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from prognosis.cohort import Cohort, FlowStep, read_table
-from prognosis.cohort.assemble import EVENT, TIME, assemble_cohort, row_of
+from prognosis.cohort.assemble import assemble_cohort, row_of
 from prognosis.cohort.flow import check_flow_balances
 from prognosis.errors import DataValidationError, SpecError, Violation
 from prognosis.spec import load_spec
