@@ -1,6 +1,7 @@
 # Two entry points, both self-installing into ./.venv:
 #   make demo   install prognosis and run the bundled demo analysis -> reports/demo/report.html
-#   make test   install prognosis with its test dependencies and run the test-suite
+#   make test   install prognosis with its test dependencies, check for undefined or unused
+#               names (ruff, pyflakes rules only) and run the test-suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,6 +12,7 @@ demo: $(VENV)/.installed
 	$(BIN)/prognosis run analyses/demo.yaml
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check --select F,E9 --output-format concise prognosis tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
