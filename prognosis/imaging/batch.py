@@ -88,17 +88,6 @@ def image_key(file: str) -> str:
     return hashlib.sha1(file.encode("utf-8")).hexdigest()[:20]
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _image_frame(row: dict) -> pd.DataFrame:
     frame = pd.DataFrame([row], columns=list(IMAGE_COLUMNS))
     text = {"file", "status", "error", "error_tag", "patient_id", "laterality", "laterality_source", "view",
@@ -113,9 +102,9 @@ def process_file(path: str, file: str, work_dir: str, params: ExtractionParamete
     result = extract_image(path, params, file=file, overlay_dir=overlay_dir)
     key = image_key(file)
     work = Path(work_dir)
-    _write_atomic(result.calcifications, work / f"{key}.calcifications.parquet")
-    _write_atomic(result.clusters, work / f"{key}.clusters.parquet")
-    _write_atomic(_image_frame(result.image), work / f"{key}.image.parquet")   # last: marks the image done
+    _write_table(result.calcifications, work / f"{key}.calcifications.parquet")
+    _write_table(result.clusters, work / f"{key}.clusters.parquet")
+    _write_table(_image_frame(result.image), work / f"{key}.image.parquet")   # last: marks the image done
     return result.image
 
 
@@ -187,6 +176,7 @@ def _select_per_patient(details: pd.DataFrame, per_patient: str) -> pd.DataFrame
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write CSV or Parquet (by suffix) to a temporary file, then rename: never half-written."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
