@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from prognosis._json import finite_or_none as _number
 from prognosis.cohort.assemble import Variable
 from prognosis.cohort.flow import FlowStep
 from prognosis.sections import GroupTests
@@ -24,11 +24,6 @@ from prognosis.stats.ph import PHTestResult
 from prognosis.stats.subgroups import SubgroupResult
 from prognosis.stats.table1 import TableOne
 from prognosis.stats.validation import ValidationSummary
-
-
-def _number(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _curve_dict(curve: KMCurve) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from prognosis._json import finite_or_none as _json
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +81,6 @@ class GrayTest:
 
     def to_dict(self) -> dict:
         return {"statistic": _json(self.statistic), "df": self.df, "p": _json(self.p)}
-
-
-def _json(value: float) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def _step_at(jump_time: np.ndarray, values: np.ndarray, followup: float, times: np.ndarray) -> np.ndarray:

@@ -16,15 +16,11 @@ from lifelines.utils import concordance_index
 from sksurv.metrics import brier_score, concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
 from sksurv.util import Surv
 
+from prognosis._json import finite_or_none as _float_or_none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 
 logger = logging.getLogger(__name__)
-
-
-def _float_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def _list(values: np.ndarray) -> list[float | None]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prognosis._json import finite_or_none as _none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.km import ConfType, kaplan_meier
@@ -145,5 +146,3 @@ def _labels(group: np.ndarray | pd.Series, by: str, n: int) -> np.ndarray:
     return values.map(str).to_numpy()
 
 
-def _none(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)

@@ -16,11 +16,11 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from prognosis._json import finite_or_none as _none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -363,5 +363,3 @@ def logrank_trend_test(
     return TrendTestResult(statistic, 1, _p(statistic, 1), {g: by_level[g] for g in parts.groups}, float(rho))
 
 
-def _none(value: float) -> float | None:
-    return None if not np.isfinite(value) else float(value)

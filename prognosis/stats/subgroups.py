@@ -17,16 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from prognosis._json import finite_or_none as _plain
 from prognosis.cohort.assemble import Cohort, Variable
 from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.design import design_matrix, level_labels
 
 logger = logging.getLogger(__name__)
-
-
-def _plain(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 @dataclass(frozen=True)
