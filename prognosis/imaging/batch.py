@@ -24,9 +24,10 @@ import pandas as pd
 
 from prognosis import __version__
 from prognosis.errors import DicomError
-from prognosis.imaging.classify import BREAST_COLUMNS, CLASSES, combine_breasts
+from prognosis.imaging.classify import BREAST_COLUMNS, combine_breasts
 from prognosis.imaging.extract import IMAGE_COLUMNS, extract_image
 from prognosis.imaging.params import ExtractionParameters
+from prognosis.imaging.per_patient import RULES, BreastSelection, select_breasts
 
 if TYPE_CHECKING:
     from dask.distributed import LocalCluster
@@ -58,10 +59,12 @@ class BatchResult:
     breasts : DataFrame
         One row per breast, exactly the columns of ``data_dictionary/imaging.yaml``.
     breast_details, images, clusters, calcifications : DataFrame
-        The per-breast table with its score and views; the per-image, per-cluster and
-        per-calcification tables.
+        Every breast with its score, views and ``kept`` (chosen by the per-patient rule); the
+        per-image, per-cluster and per-calcification tables.
     n_files, n_ok, n_failed, n_resumed : int
         Files found; extracted; reported and skipped; taken from an earlier run's work folder.
+    selection : BreastSelection
+        The per-patient rule applied and what it left out.
     outputs : dict of str to Path
     """
 
@@ -74,6 +77,7 @@ class BatchResult:
     n_ok: int
     n_failed: int
     n_resumed: int
+    selection: BreastSelection
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
@@ -175,15 +179,6 @@ def _read_many(paths: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _select_per_patient(details: pd.DataFrame, per_patient: str) -> pd.DataFrame:
-    if per_patient == "all" or details.empty:
-        return details
-    rank = details["calcification_class"].map(CLASSES.index)
-    ordered = details.assign(_rank=rank, _extent=details["extent_mm"].fillna(-1))
-    ordered = ordered.sort_values(["patient_id", "_rank", "_extent"], ascending=[True, False, False])
-    return ordered.drop_duplicates("patient_id").drop(columns=["_rank", "_extent"]).sort_values(["patient_id", "laterality"])
-
-
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write CSV or Parquet (by suffix) to a temporary file, then rename: never half-written."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
@@ -202,7 +197,7 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
 def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParameters = ExtractionParameters(),
               work_dir: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
               memory_limit: str = "1.5GB", overlay_dir: str | Path | None = None, per_patient: str = "all",
-              on_progress: ProgressCallback | None = None) -> BatchResult:
+              tumour_side: pd.Series | None = None, on_progress: ProgressCallback | None = None) -> BatchResult:
     """Extract every DICOM file under ``dicom_dir`` and write the tables beside ``out``.
 
     Parameters
@@ -225,9 +220,13 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
         Memory limit per local Dask worker.
     overlay_dir : str or Path, optional
         Write a quality-review PNG per image there.
-    per_patient : {"all", "worst"}
-        ``all`` writes one row per breast; ``worst`` keeps each patient's most suspicious breast
-        (``imaging.yaml`` has ``patient_id`` as its key).
+    per_patient : {"all", "tumour", "worst"}
+        ``all`` writes one row per breast; ``tumour`` keeps the breast on the tumour's side (from
+        ``tumour_side``); ``worst`` keeps each patient's most suspicious breast. The last two write
+        one row per patient, as ``data_dictionary/imaging.yaml`` (key ``patient_id``) describes;
+        see :mod:`prognosis.imaging.per_patient`.
+    tumour_side : Series, optional
+        ``L``/``R`` indexed by patient (:func:`prognosis.imaging.per_patient.read_tumour_side`).
     on_progress : callable, optional
         Called as ``on_progress(done, total)`` after each image.
 
@@ -235,8 +234,10 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
     -------
     BatchResult
     """
-    if per_patient not in ("all", "worst"):
-        raise ValueError(f"per_patient must be 'all' or 'worst', not {per_patient!r}")
+    if per_patient not in RULES:
+        raise ValueError(f"per_patient must be one of {', '.join(RULES)}, not {per_patient!r}")
+    if per_patient == "tumour" and tumour_side is None:
+        raise ValueError("per_patient='tumour' needs tumour_side (the side of each patient's tumour)")
     dicom_dir, out = Path(dicom_dir), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
@@ -270,17 +271,22 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
     calcifications = _read_many([work / f"{k}.calcifications.parquet" for k in keys])
     if images.empty:
         images = _image_frame(dict.fromkeys(IMAGE_COLUMNS)).iloc[0:0]
-    details = _select_per_patient(combine_breasts(images, params), per_patient)
-    breasts = details[list(BREAST_COLUMNS)].reset_index(drop=True)
+    details = combine_breasts(images, params)
+    selection = select_breasts(details, per_patient, tumour_side=tumour_side)
+    details = details.assign(kept=details.index.isin(selection.breasts.index))   # the rule's choice, visible
+    if selection.patients_without_image:
+        logger.warning("%d patient(s) of the tumour-side table have no image of that side: %s",
+                       len(selection.patients_without_image), ", ".join(selection.patients_without_image[:10]))
+    breasts = selection.breasts[list(BREAST_COLUMNS)].reset_index(drop=True)
     outputs = _write_outputs(out, breasts, details, images, clusters, calcifications, params, dicom_dir,
-                             n_resumed=len(done))
+                             n_resumed=len(done), selection=selection)
     n_ok = int((images["status"] == "ok").sum()) if len(images) else 0
     return BatchResult(breasts, details.reset_index(drop=True), images, clusters, calcifications, total, n_ok,
-                       int(len(images) - n_ok), len(done), outputs)
+                       int(len(images) - n_ok), len(done), selection, outputs)
 
 
 def _write_outputs(out: Path, breasts, details, images, clusters, calcifications, params: ExtractionParameters,
-                   dicom_dir: Path, *, n_resumed: int) -> dict[str, Path]:
+                   dicom_dir: Path, *, n_resumed: int, selection: BreastSelection) -> dict[str, Path]:
     ext = ".csv" if out.suffix.lower() == ".csv" else ".parquet"
     stem = out.with_suffix("")
     outputs = {"breasts": out}
@@ -297,7 +303,8 @@ def _write_outputs(out: Path, breasts, details, images, clusters, calcifications
         "input": str(dicom_dir),
         "parameters": params.to_dict(),
         "n_images": int(len(images)), "n_ok": int(len(images) - len(failed)), "n_failed": int(len(failed)),
-        "n_resumed": n_resumed, "n_breasts": int(len(breasts)),
+        "n_resumed": n_resumed, "n_breasts": int(len(details)),
+        "per_patient": selection.to_dict(),
         # locations and tags only: no patient values leave through provenance
         "failures": [{"file": f, "tag": (t if isinstance(t, str) else None)}
                      for f, t in zip(failed.get("file", []), failed.get("error_tag", []))],

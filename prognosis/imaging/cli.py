@@ -65,22 +65,34 @@ def extract(
     work_dir: Optional[Path] = typer.Option(None, "--work-dir", help="Per-image results (default <out>.work); rerun to resume."),
     params: Optional[Path] = typer.Option(None, "--params", help="YAML mapping of extraction parameters to override."),
     set_: list[str] = typer.Option([], "--set", help="Override one parameter, e.g. --set seed_cnr=5 (repeatable)."),
-    per_patient: str = typer.Option("all", "--per-patient", help="all: one row per breast; worst: each patient's most suspicious breast."),
+    per_patient: str = typer.Option(
+        "all", "--per-patient",
+        help="all: one row per breast; tumour: the breast on the tumour's side (needs --tumour-side); "
+             "worst: each patient's most suspicious breast."),
+    tumour_side: Optional[Path] = typer.Option(
+        None, "--tumour-side", help="Table (CSV, Parquet, Excel...) with patient_id and the tumour's side (L/R)."),
+    side_column: str = typer.Option("laterality", "--side-column", help="Column of --tumour-side holding L/R."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: only on a terminal)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
 ) -> None:
     """Extract calcification class, counts, extent and focality per breast from a DICOM folder."""
     from prognosis.imaging.batch import run_batch
     from prognosis.imaging.params import parameters_from
+    from prognosis.imaging.per_patient import RULES, read_tumour_side
 
     _setup_logging(verbose)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter("--out must end in .parquet or .csv")
-    if per_patient not in ("all", "worst"):
-        raise typer.BadParameter("--per-patient must be all or worst")
+    if per_patient not in RULES:
+        raise typer.BadParameter(f"--per-patient must be one of {', '.join(RULES)}")
+    if tumour_side is not None and per_patient == "all":
+        per_patient = "tumour"          # a side table given means: use it
+    if per_patient == "tumour" and tumour_side is None:
+        raise typer.BadParameter("--per-patient tumour needs --tumour-side TABLE (patient_id and L/R per patient)")
     show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         parameters = parameters_from(_load_overrides(params, set_))
+        sides = read_tumour_side(tumour_side, column=side_column) if tumour_side is not None else None
         if show_progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -88,20 +100,29 @@ def extract(
                 task = bar.add_task("extracting", total=None)
                 result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
                                    scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                                   per_patient=per_patient,
+                                   per_patient=per_patient, tumour_side=sides,
                                    on_progress=lambda done, total: bar.update(task, completed=done, total=total))
         else:
             result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
                                scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                               per_patient=per_patient)
+                               per_patient=per_patient, tumour_side=sides)
     except PrognosisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
     failed = result.images[result.images["status"] != "ok"] if len(result.images) else result.images
     for _, row in failed.iterrows():
         typer.echo(f"skipped: {row['file']}: {row['error']}", err=True)
+    selection = result.selection
     typer.echo(f"{result.n_files} files: {result.n_ok} extracted, {result.n_failed} skipped"
-               f"{f', {result.n_resumed} resumed' if result.n_resumed else ''}; {len(result.breasts)} breasts")
+               f"{f', {result.n_resumed} resumed' if result.n_resumed else ''}; {len(result.breast_details)} breasts")
+    if selection.rule != "all":
+        typer.echo(f"per patient ({selection.rule}): {len(result.breasts)} rows, {selection.n_breasts_left_out} "
+                   f"breast(s) left out (still in breasts_detail)")
+    if selection.patients_without_image:
+        shown = ", ".join(selection.patients_without_image[:10])
+        more = len(selection.patients_without_image) - 10
+        typer.echo(f"warning: {len(selection.patients_without_image)} patient(s) of {tumour_side} have no image of "
+                   f"the tumour's side: {shown}{f' and {more} more' if more > 0 else ''}", err=True)
     for path in result.outputs.values():
         typer.echo(f"wrote {path}")
 
