@@ -58,6 +58,8 @@ def run(
     from prognosis.spec import load_spec
 
     _setup_logging(verbose)
+    if not verbose:   # the pipeline's warnings are echoed below, once, from result.warnings
+        logging.getLogger("prognosis.pipeline").setLevel(logging.ERROR)
     try:
         analysis = load_spec(spec)
         result = run_analysis(analysis, progress=None if progress else False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -32,6 +33,9 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("distributed").setLevel(logging.INFO if verbose else logging.WARNING)
+    # distributed sets its own loggers' levels from dask's config when it is imported (later, and
+    # only if a cluster is used): tell that config too, or every worker start and stop is printed
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
 
 
 def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
@@ -132,12 +136,23 @@ def phantom(
     n: int = typer.Option(10, "--n", min=1, help="Number of breasts (two views each)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
     full_field: bool = typer.Option(False, "--full-field", help="About 4096 x 3328 pixels instead of a small 64 x 51 mm field."),
+    like: Optional[Path] = typer.Option(
+        None, "--like", help="Render the first N patients of this table (patient_id, laterality, "
+                             "calcification_class), e.g. a cohort's imaging table."),
+    both_breasts: bool = typer.Option(False, "--both-breasts", help="Also render each patient's tumour-free breast."),
 ) -> None:
     """Write synthetic MG DICOM phantoms (CC and MLO per breast) with a ground-truth table."""
+    from prognosis.cohort.readers import read_raw
     from prognosis.simulate.phantom import simulate_phantoms
 
     _setup_logging(False)
-    truth = simulate_phantoms(out, n=n, seed=seed, full_field=full_field)
+    try:
+        patients = read_raw(like) if like is not None else None
+        truth = simulate_phantoms(out, n=n, seed=seed, full_field=full_field, patients=patients,
+                                  contralateral=both_breasts)
+    except (PrognosisError, ValueError) as exc:
+        typer.echo(f"error: {like}: {exc}" if isinstance(exc, ValueError) else f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_INPUT_ERROR)
     typer.echo(f"wrote {2 * len(truth)} DICOM files and truth_breasts.csv, truth_images.csv, "
                f"truth_calcifications.csv to {out}")
     typer.echo(json.dumps(truth["calcification_class"].value_counts().to_dict()))

@@ -33,6 +33,9 @@ class PhantomParameters:
     psf_sigma_mm: float = 0.04
     n_ligaments: int = 8
     powdery_density: float = 0.6       # powdery specks are hazy: less calcium per mm of chord
+    # share of contralateral (tumour-free) breasts given coarse benign calcifications: an assumption
+    # of the simulation, large enough that a worst-breast rule visibly differs from the tumour side
+    contralateral_benign: float = 0.25
 
 
 @dataclass

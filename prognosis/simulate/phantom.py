@@ -228,62 +228,110 @@ def _max_distance(xy: np.ndarray) -> float:
     return float(pdist(xy).max()) if len(xy) > 1 else 0.0
 
 
+def _render_breast(out: Path, patient_id: str, laterality: str, cls: str, spacing: float, field_mm: tuple[float, float],
+                   rng: np.random.Generator, params: PhantomParameters) -> tuple[dict, list[dict], list[pd.DataFrame]]:
+    """Draw and write one breast (CC and MLO); returns its truth row, image rows and particles."""
+    depth = field_mm[1] * rng.uniform(0.75, 0.92)
+    half_height = field_mm[0] * rng.uniform(0.36, 0.45)
+    lesion = make_lesion(cls, depth, half_height, rng, params)
+    images, calcs, extents = [], [], []
+    for view in ("CC", "MLO"):
+        rendered = render_view(lesion, view=view, laterality=laterality, spacing_mm=spacing, field_mm=field_mm,
+                               breast_depth_mm=depth, breast_half_height_mm=half_height, rng=rng, params=params)
+        name = f"{patient_id}_{laterality}_{view}.dcm"
+        style = write_mammogram(out / name, rendered.exposure, spacing_mm=spacing, patient_id=patient_id,
+                                laterality=laterality, view=view, rng=rng)
+        images.append({"file": name, "patient_id": patient_id, "laterality": laterality, "view": view,
+                       "pixel_spacing_mm": spacing, "rows": rendered.exposure.shape[0],
+                       "columns": rendered.exposure.shape[1], "centre_x_mm": rendered.lesion_centre_mm[0],
+                       "centre_y_mm": rendered.lesion_centre_mm[1], "extent_mm": rendered.lesion_extent_mm,
+                       "n_particles": len(rendered.particles), **style})
+        calcs.append(rendered.particles.assign(file=name, patient_id=patient_id, view=view))
+        extents.append(rendered.lesion_extent_mm)
+    suspicious = cls in ("casting", "crushed_stone", "powdery")
+    breast = {"patient_id": patient_id, "laterality": laterality, "calcification_class": cls,
+              "casting": "yes" if cls == "casting" else "no",
+              "extent_mm": max(extents) if suspicious else float("nan"),
+              "focality": ("multifocal" if lesion.n_foci > 1 else "unifocal") if suspicious else "",
+              "n_particles": len(lesion.particles), "pixel_spacing_mm": spacing}
+    logger.info("phantom %s: %s %s", patient_id, cls, laterality)
+    return breast, images, calcs
+
+
 def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generator = 0,
                       full_field: bool = False, spacings_mm: tuple[float, ...] = SPACINGS_MM,
-                      classes: tuple[str, ...] = CLASSES,
+                      classes: tuple[str, ...] = CLASSES, patients: pd.DataFrame | None = None,
+                      contralateral: bool = False,
                       params: PhantomParameters = PhantomParameters()) -> pd.DataFrame:
     """Write ``n`` breasts (a CC and an MLO DICOM each) and the ground-truth tables to ``out``.
 
     Classes cycle through ``classes`` in a shuffled order; spacing, MONOCHROME1/2, For
     Processing/Presentation, the spacing tag and laterality vary at random.
 
+    Parameters
+    ----------
+    patients : DataFrame, optional
+        Render these patients instead: the first ``n`` rows of ``patient_id``, ``laterality`` (the
+        tumour's side) and ``calcification_class``, e.g. a cohort's imaging table, so that images
+        of a simulated cohort can be extracted and analysed with its clinical tables.
+    contralateral : bool
+        Also render each patient's other breast, without suspicious calcifications (coarse benign
+        with probability ``params.contralateral_benign``, else none), as screening has both sides.
+
     Returns
     -------
     DataFrame
-        The per-breast truth (also written as ``truth_breasts.csv``), with ``truth_images.csv``
-        (centre in mm, extent per view) and ``truth_calcifications.csv`` beside it.
+        The per-breast truth (also written as ``truth_breasts.csv``, with ``tumour`` saying which
+        breast holds the lesion), with ``truth_images.csv`` (centre in mm, extent per view),
+        ``truth_calcifications.csv`` and ``tumour_side.csv`` (patient_id, laterality) beside it.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     field_mm = FULL_FIELD_MM if full_field else SMALL_FIELD_MM
-    labels = [classes[i % len(classes)] for i in range(n)]
-    rng.shuffle(labels)
+    if patients is None:
+        labels = [classes[i % len(classes)] for i in range(n)]
+        rng.shuffle(labels)
+        cases = [(f"PH{i + 1:04d}", None, cls) for i, cls in enumerate(labels)]
+    else:
+        _check_patients(patients)
+        rows = patients.head(n)
+        cases = list(zip(rows["patient_id"].astype(str), rows["laterality"].astype(str),
+                         rows["calcification_class"].astype(str)))
     breasts, images, calcs = [], [], []
-    for i, cls in enumerate(labels):
-        patient_id = f"PH{i + 1:04d}"
-        laterality = str(rng.choice(["L", "R"]))
+    for patient_id, side, cls in cases:
+        laterality = side if side is not None else str(rng.choice(["L", "R"]))
         spacing = float(rng.choice(spacings_mm))
-        depth = field_mm[1] * rng.uniform(0.75, 0.92)
-        half_height = field_mm[0] * rng.uniform(0.36, 0.45)
-        lesion = make_lesion(cls, depth, half_height, rng, params)
-        extents = []
-        for view in ("CC", "MLO"):
-            rendered = render_view(lesion, view=view, laterality=laterality, spacing_mm=spacing, field_mm=field_mm,
-                                   breast_depth_mm=depth, breast_half_height_mm=half_height, rng=rng, params=params)
-            name = f"{patient_id}_{laterality}_{view}.dcm"
-            style = write_mammogram(out / name, rendered.exposure, spacing_mm=spacing, patient_id=patient_id,
-                                    laterality=laterality, view=view, rng=rng)
-            images.append({"file": name, "patient_id": patient_id, "laterality": laterality, "view": view,
-                           "pixel_spacing_mm": spacing, "rows": rendered.exposure.shape[0],
-                           "columns": rendered.exposure.shape[1], "centre_x_mm": rendered.lesion_centre_mm[0],
-                           "centre_y_mm": rendered.lesion_centre_mm[1], "extent_mm": rendered.lesion_extent_mm,
-                           "n_particles": len(rendered.particles), **style})
-            calcs.append(rendered.particles.assign(file=name, patient_id=patient_id, view=view))
-            extents.append(rendered.lesion_extent_mm)
-        suspicious = cls in ("casting", "crushed_stone", "powdery")
-        breasts.append({"patient_id": patient_id, "laterality": laterality, "calcification_class": cls,
-                        "casting": "yes" if cls == "casting" else "no",
-                        "extent_mm": max(extents) if suspicious else float("nan"),
-                        "focality": ("multifocal" if lesion.n_foci > 1 else "unifocal") if suspicious else "",
-                        "n_particles": len(lesion.particles), "pixel_spacing_mm": spacing})
-        logger.info("phantom %s: %s %s", patient_id, cls, laterality)
+        breast, views, particles = _render_breast(out, patient_id, laterality, cls, spacing, field_mm, rng, params)
+        breasts.append({**breast, "tumour": "yes"})
+        images += views
+        calcs += particles
+        if contralateral:
+            other = "R" if laterality == "L" else "L"
+            benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
+            breast, views, particles = _render_breast(out, patient_id, other, benign, spacing, field_mm, rng, params)
+            breasts.append({**breast, "tumour": "no"})
+            images += views
+            calcs += particles
     truth = pd.DataFrame(breasts)
     truth.to_csv(out / "truth_breasts.csv", index=False)
+    truth.loc[truth["tumour"] == "yes", ["patient_id", "laterality"]].to_csv(out / "tumour_side.csv", index=False)
     pd.DataFrame(images).to_csv(out / "truth_images.csv", index=False)
     pd.concat([c for c in calcs if len(c)] or [pd.DataFrame()], ignore_index=True).reindex(
         columns=["file", "patient_id", "view", "x_mm", "y_mm", "length_mm", "width_mm", "kind"]).to_csv(out / "truth_calcifications.csv", index=False)
     return truth
+
+
+def _check_patients(patients: pd.DataFrame) -> None:
+    absent = [c for c in ("patient_id", "laterality", "calcification_class") if c not in patients.columns]
+    if absent:
+        raise ValueError(f"the patients table lacks column(s) {', '.join(absent)}")
+    bad_side = ~patients["laterality"].astype(str).isin(["L", "R"])
+    bad_class = ~patients["calcification_class"].astype(str).isin(CLASSES)
+    if bad_side.any() or bad_class.any():
+        row = int(np.flatnonzero(bad_side.to_numpy() | bad_class.to_numpy())[0])
+        raise ValueError(f"patients table row {row + 2}: laterality must be L or R and calcification_class one of "
+                         f"{', '.join(CLASSES)}")
 
 
 def main(argv: list[str] | None = None) -> None:
