@@ -131,7 +131,25 @@ def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, Col
     return Variable(var.name, spec, table.name, reference)
 
 
+def _repeated_keys(table: Table, key: str) -> list[Violation]:
+    """One row per patient is what a survival analysis joins: name every repeated key."""
+    ids = table.data[key]
+    repeated = ids[ids.duplicated(keep=False)]
+    found = []
+    for row, value in repeated.items():
+        others = [str(r) for r in repeated.index[repeated == value] if r != row]
+        rule = (f"repeats the join key (also in row {', '.join(others)}); the analysis needs one row per "
+                f"{key} in every table")
+        if "laterality" in table.data.columns:
+            rule += " (one row per breast? keep the tumour's side: prognosis extract --tumour-side)"
+        found.append(Violation(table.path, int(row), key, str(value), rule))
+    return found
+
+
 def _join(tables: list[Table], key: str) -> tuple[pd.DataFrame, list[FlowStep], int]:
+    repeated = [v for table in tables for v in _repeated_keys(table, key)]
+    if repeated:
+        raise DataValidationError(repeated)
     keyed = []
     for table in tables:
         frame = table.data.copy()

@@ -60,10 +60,17 @@ class DataDictionary:
 
     table: str
     columns: dict[str, ColumnSpec]
-    key: str | None = None
+    key: str | tuple[str, ...] | None = None
     missing: tuple[str, ...] = ("",)
     allow_extra: bool = False
     path: str | None = None
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The key's columns: one (``key: patient_id``), several (``key: [patient_id, laterality]``) or none."""
+        if self.key is None:
+            return ()
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     def column(self, name: str) -> ColumnSpec:
         try:
@@ -193,8 +200,15 @@ def load_dictionary(path: str | Path) -> DataDictionary:
         raise DictionaryError(f"{where}: `columns` must map each column name to its declaration")
     columns = {str(n): _parse_column(str(n), spec, where) for n, spec in columns_raw.items()}
     key = raw.get("key")
-    if key is not None and (not isinstance(key, str) or key not in columns):
-        raise DictionaryError(f"{where}: key {key!r} is not a declared column{did_you_mean(key, columns)}")
+    if isinstance(key, list):    # a composite key, e.g. one row per breast: [patient_id, laterality]
+        if not key or len(set(key)) != len(key) or not all(isinstance(k, str) for k in key):
+            raise DictionaryError(f"{where}: key must be a column name or a list of distinct column names")
+        for part in key:
+            if part not in columns:
+                raise DictionaryError(f"{where}: key column {part!r} is not a declared column{did_you_mean(part, columns)}")
+        key = key[0] if len(key) == 1 else tuple(key)
+    elif key is not None and (not isinstance(key, str) or key not in columns):
+        raise DictionaryError(f"{where}: key {key!r} is not a declared column{did_you_mean(str(key), columns)}")
     missing = raw.get("missing", [""])
     if not isinstance(missing, list):
         raise DictionaryError(f"{where}: `missing` must be a list of tokens such as [\"\", \"NA\"]")

@@ -101,8 +101,8 @@ def build_schema(dictionary: DataDictionary) -> pa.DataFrameSchema:
         name: pa.Column(
             None,
             checks=_checks(spec),
-            nullable=not (spec.required or name == dictionary.key),
-            unique=name == dictionary.key,
+            nullable=not (spec.required or name in dictionary.key_columns),
+            unique=name == dictionary.key,   # a composite key is checked by _duplicate_keys
             required=True,
         )
         for name, spec in dictionary.columns.items()
@@ -110,7 +110,7 @@ def build_schema(dictionary: DataDictionary) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=not dictionary.allow_extra, name=dictionary.table)
 
 
-def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str, order: list[str]) -> list[Violation]:
+def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str) -> list[Violation]:
     """Turn pandera's failure cases into located, readable violations."""
     found: list[Violation] = []
     key_rows: dict[object, list[int]] = {}
@@ -142,8 +142,23 @@ def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str, order: list[
             found.append(Violation(path, row, column, value, rule))
         else:
             found.append(Violation(path, row, column, value, check))
-    rank = {name: i for i, name in enumerate(order)}
-    found.sort(key=lambda v: (v.row is not None, v.row or 0, rank.get(v.column or "", len(rank))))
+    return found
+
+
+def _duplicate_keys(text: pd.DataFrame, dictionary: DataDictionary, path: str) -> list[Violation]:
+    """Rows that repeat a composite key (a single-column key is pandera's ``unique``)."""
+    columns = dictionary.key_columns
+    if len(columns) < 2 or not all(c in text.columns for c in columns):
+        return []
+    keys = text[list(columns)]
+    repeated = keys[keys.duplicated(keep=False) & keys.notna().all(axis=1)]
+    label = " + ".join(columns)
+    found = []
+    for index, values in repeated.iterrows():
+        same = (repeated == values).all(axis=1)
+        others = [str(int(i) + _HEADER_ROWS + 1) for i in repeated.index[same] if i != index]
+        found.append(Violation(path, int(index) + _HEADER_ROWS + 1, label, " / ".join(map(str, values)),
+                               f"is a duplicate key (also in row {', '.join(others)})"))
     return found
 
 
@@ -195,11 +210,16 @@ def validate_table(raw: pd.DataFrame, dictionary: DataDictionary, *, path: str) 
             [Violation(path, 1, name, None, "appears more than once in the header") for name in duplicated]
         )
     text = to_text(raw, dictionary)
+    order = list(dictionary.columns) + [c for c in text.columns if c not in dictionary.columns]
+    found = _duplicate_keys(text, dictionary, path)
     try:
         build_schema(dictionary).validate(text, lazy=True)
     except SchemaErrors as exc:
-        order = list(dictionary.columns) + [c for c in text.columns if c not in dictionary.columns]
-        raise DataValidationError(_violations(exc.failure_cases, text, path, order)) from None
+        found = _violations(exc.failure_cases, text, path) + found
+    if found:   # in file order, then in the dictionary's column order
+        rank = {name: i for i, name in enumerate(order)}
+        found.sort(key=lambda v: (v.row is not None, v.row or 0, rank.get((v.column or "").split(" + ")[0], len(rank))))
+        raise DataValidationError(found) from None
     typed = _coerce(text, dictionary)
     typed.index = pd.RangeIndex(_HEADER_ROWS + 1, _HEADER_ROWS + 1 + len(typed), name=ROW_INDEX)
     logger.debug("validated %s: %d rows, %d columns", path, len(typed), typed.shape[1])

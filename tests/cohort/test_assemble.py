@@ -317,3 +317,12 @@ def test_column_in_two_tables_makes_the_join_ambiguous(study):
     error = assemble_error(study, SpecError)
     assert str(error) == ("columns appear in more than one table, so the join is ambiguous: "
                           "'age' in clinical, imaging. Rename them.")
+
+
+def test_a_table_with_several_rows_per_patient_is_refused_with_its_rows(study):
+    imaging = study.read("imaging")
+    study.write("imaging", pd.concat([imaging, imaging.iloc[[2]].assign(n_calcifications="9")], ignore_index=True))
+    study.edit_dictionary("imaging", lambda d: d.pop("key", None))   # no key declared: the join must still catch it
+    error = assemble_error(study)
+    assert [(v.row, v.column, v.value) for v in error.violations] == [(4, "patient_id", "P03"), (42, "patient_id", "P03")]
+    assert "repeats the join key (also in row 42)" in error.violations[0].rule

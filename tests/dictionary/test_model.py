@@ -276,3 +276,24 @@ def test_a_quoted_flag_is_rejected(tmp_path, field):
     path.write_text(yaml.safe_dump(content))
     with pytest.raises(DictionaryError, match=f"`{field}` must be true or false"):
         load_dictionary(path)
+
+
+def test_composite_key_of_the_per_breast_dictionary():
+    dictionary = load_dictionary(ROOT / "data_dictionary" / "imaging_breast.yaml")
+    assert dictionary.key == ("patient_id", "laterality")
+    assert dictionary.key_columns == ("patient_id", "laterality")
+    assert load_dictionary(ROOT / "data_dictionary" / "imaging.yaml").key_columns == ("patient_id",)
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("[patient_id, side]", "clinical.yaml: key column 'side' is not a declared column (did you mean 'site'?)"),
+    ("[patient_id, patient_id]", "clinical.yaml: key must be a column name or a list of distinct column names"),
+    ("[]", "clinical.yaml: key must be a column name or a list of distinct column names"),
+])
+def test_composite_key_must_name_distinct_declared_columns(tmp_path, key, expected):
+    message = load_error(tmp_path, f"""\
+        table: clinical
+        key: {key}
+        columns: {{patient_id: {{type: string}}, site: {{type: string}}}}
+        """)
+    assert message == expected

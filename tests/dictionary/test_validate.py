@@ -275,3 +275,24 @@ def test_typed_bad_cells_are_quoted_as_text():
         (3, "age", "9.5", "is below the minimum 18"),
         (3, "grade", "2.5", "is not one of {1, 2, 3}"),
     ]
+
+
+BREASTS = DataDictionary("breasts", {"patient_id": ColumnSpec("patient_id", "string"),
+                                     "laterality": ColumnSpec("laterality", "categorical", levels=("L", "R")),
+                                     "n": ColumnSpec("n", "numeric")}, key=("patient_id", "laterality"))
+
+
+def test_composite_key_repeats_only_when_every_part_repeats():
+    frame = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P1"], "laterality": ["L", "R", "L", "L"],
+                          "n": ["1", "2", "3", "x"]})
+    assert located(violations(frame, BREASTS)) == [
+        (2, "patient_id + laterality", "P1 / L", "is a duplicate key (also in row 5)"),
+        (5, "patient_id + laterality", "P1 / L", "is a duplicate key (also in row 2)"),
+        (5, "n", "x", "is not a number"),
+    ]
+    validate_table(frame.iloc[:3], BREASTS, path=PATH)
+
+
+def test_every_part_of_a_composite_key_is_required():
+    frame = pd.DataFrame({"patient_id": ["P1", "P2"], "laterality": ["L", ""], "n": ["1", "2"]})
+    assert located(violations(frame, BREASTS)) == [(3, "laterality", None, "is missing, but the column is required")]

@@ -98,3 +98,13 @@ def test_bad_side_table_is_an_input_error(phantom_dir, tmp_path):
                                  "--tumour-side", str(tmp_path / "sides.csv")])
     assert result.exit_code == 1 and "row 2, column laterality" in result.output
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_per_breast_output_passes_the_per_breast_dictionary(extracted):
+    from pathlib import Path
+
+    from prognosis.cohort import read_table
+
+    dictionary = Path(__file__).resolve().parents[2] / "data_dictionary" / "imaging_breast.yaml"
+    table = read_table("imaging_breast", extracted.outputs["breasts"], dictionary).data
+    assert len(table) == len(extracted.breast_details) and extracted.selection.rule == "all"
