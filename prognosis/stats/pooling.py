@@ -12,15 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from prognosis._json import finite_or_none
+
 logger = logging.getLogger(__name__)
 
 # mice::barnard.rubin floors lambda here so that df stays finite when B = 0
 _MIN_LAMBDA = 1e-4
-
-
-def _none_if_nan(value: float) -> float | None:
-    value = float(value)
-    return None if np.isnan(value) else value
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ class PooledEstimates:
 
     def to_dict(self) -> dict:
         return {"m": self.m, "dfcom": None if np.isinf(self.dfcom) else float(self.dfcom),
-                **{name: [_none_if_nan(v) for v in getattr(self, attr)] for name, attr in
+                **{name: [finite_or_none(v) for v in getattr(self, attr)] for name, attr in
                    [("coef", "coef"), ("within", "within"), ("between", "between"), ("total", "total"),
                     ("riv", "riv"), ("lambda", "lambda_"), ("fmi", "fmi"), ("df", "df")]}}
 
@@ -81,8 +78,8 @@ class PooledTest:
     riv: float
 
     def to_dict(self) -> dict:
-        return {"statistic": _none_if_nan(self.statistic), "df1": self.df1, "df2": _none_if_nan(self.df2),
-                "p": _none_if_nan(self.p)}
+        return {"statistic": finite_or_none(self.statistic), "df1": self.df1, "df2": finite_or_none(self.df2),
+                "p": finite_or_none(self.p)}
 
 
 def barnard_rubin_df(m: int, between: np.ndarray, total: np.ndarray, dfcom: float = np.inf) -> np.ndarray:
