@@ -100,3 +100,37 @@ def test_dask_local_cluster_gives_the_same_tables(phantom_dir, extracted, tmp_pa
     expected = extracted.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
     got = result.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+def test_existing_scheduler_started_apart(phantom_dir, extracted, tmp_path):
+    """``--scheduler ADDRESS``: a scheduler and a worker started as their own processes, as on a cluster."""
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    names = sorted(n for n in os.listdir(phantom_dir) if n.endswith(".dcm"))[:4]
+    for name in names:
+        shutil.copy(phantom_dir / name, folder / name)
+    scheduler_file = tmp_path / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([dask, "scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
+                                  "--dashboard-address", ":0"], **quiet)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                                   "--memory-limit", "1GB", "--no-nanny", "--dashboard-address", ":0"], **quiet)
+        address = json.loads(scheduler_file.read_text())["address"]
+        from dask.distributed import Client
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        result = run_batch(folder, tmp_path / "imaging.parquet", scheduler=address)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+    assert result.n_ok == 4
+    expected = extracted.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
+    np.testing.assert_array_equal(result.images.set_index("file").loc[names, "n_calcifications"].to_numpy(), expected)
