@@ -3,11 +3,14 @@
 Given an exposure image (photons per pixel), writes either a *For Processing* image (raw,
 exposure-linear, 14 bits, as detectors deliver it) or a *For Presentation* image (log-converted,
 12 bits, with a VOI window), as MONOCHROME1 or MONOCHROME2, with Pixel Spacing or Imager Pixel
-Spacing plus an Estimated Radiographic Magnification Factor.
+Spacing plus an Estimated Radiographic Magnification Factor, the DX Image Module's Pixel
+Intensity Relationship (Sign) and Presentation LUT Shape, optionally padded (Pixel Padding
+Value) and compressed (any lossless transfer syntax pydicom can encode).
 
 References
 ----------
-DICOM PS3.3 A.26 (Digital Mammography X-Ray Image IOD).
+DICOM PS3.3 A.26 (Digital Mammography X-Ray Image IOD), C.8.11.3 (DX Image Module),
+C.7.5.1.1.2 (Pixel Padding Value).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (ExplicitVRLittleEndian, DigitalMammographyXRayImageStorageForPresentation,
-                         DigitalMammographyXRayImageStorageForProcessing, generate_uid)
+                         DigitalMammographyXRayImageStorageForProcessing, UID, generate_uid)
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +53,20 @@ def _base_dataset(sop_class: str, patient_id: str, laterality: str, view: str) -
 def write_mammogram(path: str | Path, exposure: np.ndarray, *, spacing_mm: float, patient_id: str,
                     laterality: str, view: str, rng: np.random.Generator,
                     intent: str | None = None, photometric: str | None = None,
-                    spacing_tag: str | None = None, modality: str = "MG") -> dict[str, Any]:
+                    spacing_tag: str | None = None, modality: str = "MG",
+                    padding: np.ndarray | None = None, padding_value: int | None = None,
+                    transfer_syntax: str = ExplicitVRLittleEndian) -> dict[str, Any]:
     """Write one synthetic mammogram; options left ``None`` are drawn from ``rng``.
+
+    Parameters
+    ----------
+    padding : ndarray of bool, optional
+        Pixels to overwrite with ``padding_value`` and declare as Pixel Padding Value (0028,0120),
+        as For Presentation images do outside the collimated field. ``padding_value`` defaults
+        to black: the largest stored value on MONOCHROME1, 0 on MONOCHROME2.
+    transfer_syntax : str
+        A transfer syntax UID; a compressed one is encoded by ``Dataset.compress`` (JPEG-LS
+        needs ``pyjpegls``, JPEG 2000 ``pylibjpeg-openjpeg``).
 
     Returns
     -------
@@ -94,12 +109,25 @@ def write_mammogram(path: str | Path, exposure: np.ndarray, *, spacing_mm: float
         imager = spacing_mm * magnification
         ds.ImagerPixelSpacing = [f"{imager:.6g}", f"{imager:.6g}"]
         ds.EstimatedRadiographicMagnificationFactor = f"{magnification:.6g}"
+    # DX Image Module (Type 1): raw MONOCHROME1 data grow with exposure; the others are log data
+    # that fall with it (MONOCHROME2) or grow with it (For Presentation MONOCHROME1)
+    exposure_linear = intent == "FOR PROCESSING" and photometric == "MONOCHROME1"
+    ds.PixelIntensityRelationship = "LIN" if exposure_linear else "LOG"
+    ds.PixelIntensityRelationshipSign = 1 if photometric == "MONOCHROME1" else -1
+    ds.PresentationLUTShape = "INVERSE" if photometric == "MONOCHROME1" else "IDENTITY"
+    if padding is not None:
+        if padding_value is None:      # shown black, as devices pad
+            padding_value = (1 << bits) - 1 if photometric == "MONOCHROME1" else 0
+        stored = np.where(padding, np.uint16(padding_value), stored).astype(np.uint16)
+        ds.add_new(0x00280120, "US", padding_value)      # Pixel Padding Value: US as the pixels are
     if intent == "FOR PRESENTATION":
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "0", "1", "US"
         # the window covers the breast; the lead marker and air may clip, as on real images
         ds.WindowCenter, ds.WindowWidth = "2000", "4000"
         ds.VOILUTFunction = "LINEAR"
     ds.PixelData = stored.tobytes()
+    if UID(transfer_syntax) != ExplicitVRLittleEndian:
+        ds.compress(transfer_syntax)
     ds.save_as(str(path), enforce_file_format=True)
     return {"presentation_intent": intent, "photometric": photometric, "spacing_tag": spacing_tag,
             "magnification": magnification}

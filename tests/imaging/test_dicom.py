@@ -182,3 +182,276 @@ def test_fast_window_and_rescale_equal_pydicom(tmp_path, monkeypatch, function, 
     monkeypatch.setattr(dicom, "_linear_window", lambda values, ds: None)
     monkeypatch.setattr(dicom, "_float", lambda ds, keyword, default: None)
     np.testing.assert_array_equal(fast, read_mammogram(path).pixels)
+
+
+# --- Presentation LUT Shape (2050,0020) -------------------------------------------------------
+
+def _unwindowed(tmp_path: Path, photometric: str, shape: str | None) -> tuple[Path, np.ndarray]:
+    """The same stored pixels under another Photometric Interpretation / Presentation LUT Shape.
+
+    Without a window the pipeline is the identity up to the Presentation LUT, so the expected
+    output follows from the stored values alone.
+    """
+    path = _write(tmp_path / "base.dcm")
+    ds = pydicom.dcmread(path)
+    del ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction
+    ds.PhotometricInterpretation = photometric
+    if shape is None:
+        del ds.PresentationLUTShape
+    else:
+        ds.PresentationLUTShape = shape
+    out = tmp_path / f"{photometric}_{shape}.dcm"
+    ds.save_as(out)
+    return out, ds.pixel_array.astype(np.float64)
+
+
+# (Photometric Interpretation, Presentation LUT Shape) -> minimum shown white? MONOCHROME1 means
+# min = white (PS3.3 C.7.6.3.1.2); INVERSE means P = max - value (C.11.6.1.2); in the DX/MG
+# image the shape "accounts for" MONOCHROME1 (C.8.11.3), so MONOCHROME1 + INVERSE inverts once
+@pytest.mark.parametrize("photometric, shape, min_white", [
+    ("MONOCHROME2", None, False), ("MONOCHROME2", "IDENTITY", False), ("MONOCHROME2", "INVERSE", True),
+    ("MONOCHROME1", None, True), ("MONOCHROME1", "INVERSE", True), ("MONOCHROME1", "IDENTITY", True)])
+def test_presentation_lut_shape_and_photometric_combine(tmp_path, photometric, shape, min_white):
+    path, stored = _unwindowed(tmp_path, photometric, shape)
+    image = read_mammogram(path)
+    low, high = stored.min(), stored.max()
+    # output convention: bright = dense = what the display shows white
+    expected = (high - stored) / (high - low) if min_white else (stored - low) / (high - low)
+    assert_allclose(image.pixels, expected, atol=1e-6)
+    assert image.tags["presentation_lut_shape"] == (shape or "")
+
+
+def test_presentation_lut_comes_after_the_window(tmp_path):
+    # PS3.4 N.2: VOI window first, then the Presentation LUT. The window clips stored values
+    # below 2500 to its minimum; INVERSE then shows that clipped floor white (1.0).
+    path = _write(tmp_path / "w.dcm")
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = "3000", "1000"
+    ds.save_as(path)
+    identity = read_mammogram(path).pixels
+    ds.PresentationLUTShape = "INVERSE"
+    ds.save_as(path)
+    inverse = read_mammogram(path).pixels
+    clipped = ds.pixel_array <= 2500
+    assert clipped.mean() > 0.3
+    assert np.all(identity[clipped] == 0) and np.all(inverse[clipped] == 1)
+    assert_allclose(inverse, 1 - identity, atol=1e-6)
+
+
+# --- Pixel Padding Value (0028,0120) / Range Limit (0028,0121) --------------------------------
+
+def _frame(shape: tuple[int, int], width: int = 6) -> np.ndarray:
+    """A collimation border on three sides, away from the chest wall (column 0)."""
+    frame = np.zeros(shape, bool)
+    frame[:width], frame[-width:], frame[:, -width:] = True, True, True
+    return frame
+
+
+@pytest.mark.parametrize("padding_value", [4095, 4050])
+def test_padding_is_masked_and_left_out_of_scaling(tmp_path, padding_value):
+    # stored values of this image are 0..4000: a white padding (M2) above them would otherwise
+    # be the densest thing in the image and squeeze the breast's range
+    frame = _frame((96, 80))
+    path = _write(tmp_path / "p.dcm", padding=frame, padding_value=padding_value)
+    ds = pydicom.dcmread(path)
+    del ds.WindowCenter, ds.WindowWidth       # identity pipeline: the expectation is plain arithmetic
+    ds.save_as(path)
+    stored = ds.pixel_array.astype(np.float64)
+    image = read_mammogram(path)
+    np.testing.assert_array_equal(image.padding, frame)
+    assert image.tags["n_padding"] == frame.sum()
+    inside = stored[~frame]
+    assert_allclose(image.pixels[~frame], (inside - inside.min()) / (inside.max() - inside.min()), atol=1e-6)
+    assert np.all(image.pixels[frame] == 0)                  # padding is never tissue
+    del ds.PixelPaddingValue
+    ds.save_as(path)
+    unaware = read_mammogram(path)
+    assert unaware.padding is None and np.all(unaware.pixels[frame] == 1)
+
+
+@pytest.mark.parametrize("value, limit", [(4001, 4095), (4095, 4001)])
+def test_padding_range_limit_marks_every_value_between(tmp_path, value, limit):
+    frame = _frame((96, 80))
+    path = _write(tmp_path / "r.dcm")
+    ds = pydicom.dcmread(path)
+    stored = ds.pixel_array.copy()
+    stored[frame] = np.random.default_rng(3).integers(4001, 4096, frame.sum())
+    ds.PixelData = stored.tobytes()
+    ds.add_new(0x00280120, "US", value)                 # Pixel Padding Value
+    ds.add_new(0x00280121, "US", limit)                 # Pixel Padding Range Limit
+    ds.save_as(path)
+    image = read_mammogram(path)
+    np.testing.assert_array_equal(image.padding, frame)
+    assert image.pixels[~frame].max() == 1 and image.pixels[~frame].min() == 0
+
+
+def test_padding_over_the_whole_image_is_blank(tmp_path):
+    path = _write(tmp_path / "b.dcm", padding=np.ones((96, 80), bool))
+    with pytest.raises(DicomError, match="blank") as info:
+        read_mammogram(path)
+    assert info.value.tag == "(7FE0,0010)"
+
+
+def _phantom_exposure(seed: int, cls: str = "crushed_stone") -> np.ndarray:
+    """A 512 x 400 (0.1 mm) CC view from the phantom renderer, with calcifications of ``cls``."""
+    from prognosis.simulate.lesions import PhantomParameters, make_lesion
+    from prognosis.simulate.phantom import render_view
+
+    rng = np.random.default_rng(seed)
+    lesion = make_lesion(cls, 34.0, 21.0, rng, PhantomParameters())
+    return render_view(lesion, view="CC", laterality="L", spacing_mm=0.1, field_mm=(51.2, 40.0),
+                       breast_depth_mm=34.0, breast_half_height_mm=21.0, rng=rng).exposure
+
+
+@pytest.mark.parametrize("intent, photometric, padding_value", [
+    ("FOR PRESENTATION", "MONOCHROME2", 4095),     # white padding: would be the densest thing
+    ("FOR PROCESSING", "MONOCHROME1", 0)])         # no exposure: brightest after log and inversion
+def test_padding_does_not_change_extraction(tmp_path, intent, photometric, padding_value):
+    from prognosis.imaging.extract import extract_image
+
+    exposure = _phantom_exposure(5)
+    air = exposure > 0.7 * np.percentile(exposure, 99)
+    padding = _frame(exposure.shape, 25) & air                  # collimated border, outside the breast
+    options = dict(spacing_mm=0.1, patient_id="P", laterality="L", view="CC", intent=intent,
+                   photometric=photometric, spacing_tag="PixelSpacing")
+    write_mammogram(tmp_path / "plain.dcm", exposure, rng=np.random.default_rng(0), **options)
+    write_mammogram(tmp_path / "padded.dcm", exposure, rng=np.random.default_rng(0), padding=padding,
+                    padding_value=padding_value, **options)
+    plain = extract_image(tmp_path / "plain.dcm").image
+    padded = extract_image(tmp_path / "padded.dcm").image
+    assert plain["n_calcifications"] > 0
+    for column in ("n_calcifications", "n_clusters", "breast_area_mm2", "calcification_class"):
+        assert padded[column] == plain[column], column
+    # the same file read as if the padding were image data: the extraction goes wrong
+    ds = pydicom.dcmread(tmp_path / "padded.dcm")
+    del ds.PixelPaddingValue
+    ds.save_as(tmp_path / "unaware.dcm")
+    unaware = extract_image(tmp_path / "unaware.dcm").image
+    assert (unaware["n_calcifications"], unaware["breast_area_mm2"]) != (plain["n_calcifications"], plain["breast_area_mm2"])
+
+
+# --- the rest of the reader -------------------------------------------------------------------
+
+def test_pixel_spacing_equal_to_imager_spacing_is_at_the_detector(tmp_path):
+    # PS3.3 10.7.1.1: a Pixel Spacing equal to Imager Pixel Spacing was not corrected for
+    # magnification, so the Estimated Radiographic Magnification Factor still applies
+    path = _write(tmp_path / "s.dcm")
+    ds = pydicom.dcmread(path)
+    ds.PixelSpacing = ds.ImagerPixelSpacing = ["0.108", "0.108"]
+    ds.EstimatedRadiographicMagnificationFactor = "1.08"
+    ds.save_as(path)
+    image = read_mammogram(path)
+    assert image.pixel_spacing_mm == pytest.approx(0.1)
+    assert image.tags["spacing_source"] == "PixelSpacing/EstimatedRadiographicMagnificationFactor"
+    ds.PixelSpacing = ["0.1", "0.1"]                 # differs: calibrated to the breast already
+    ds.save_as(path)
+    assert read_mammogram(path).pixel_spacing_mm == pytest.approx(0.1)
+    ds.PixelSpacing = ["0.108", "0.108"]
+    ds.PixelSpacingCalibrationType = "GEOMETRY"     # says calibrated: taken as it is
+    ds.save_as(path)
+    assert read_mammogram(path).pixel_spacing_mm == pytest.approx(0.108)
+
+
+@pytest.mark.parametrize("relationship, sign, logged", [("LIN", 1, True), ("LOG", 1, False),
+                                                         ("LIN", -1, False), (None, None, True)])
+def test_for_processing_log_follows_pixel_intensity_relationship(tmp_path, relationship, sign, logged):
+    path = _write(tmp_path / "p.dcm", intent="FOR PROCESSING", photometric="MONOCHROME1")
+    ds = pydicom.dcmread(path)
+    for keyword, value in (("PixelIntensityRelationship", relationship), ("PixelIntensityRelationshipSign", sign)):
+        if value is None:
+            del ds[keyword]
+        else:
+            setattr(ds, keyword, value)
+    ds.save_as(path)
+    stored = ds.pixel_array.astype(np.float64)
+    # MONOCHROME1: the display shows the minimum white, so bright = high - value (after the log)
+    values = np.log1p(stored) if logged else stored
+    expected = (values.max() - values) / (values.max() - values.min())
+    assert_allclose(read_mammogram(path).pixels, expected, atol=1e-5)
+
+
+def _patch_value(path: Path, keyword: str, placeholder: str, bad: str) -> None:
+    """Write ``bad`` over a tag's value in the file's bytes (pydicom refuses to write it)."""
+    ds = pydicom.dcmread(path)
+    setattr(ds, keyword, placeholder)
+    ds.save_as(path)
+    data = path.read_bytes()
+    assert data.count(placeholder.encode()) == 1
+    path.write_bytes(data.replace(placeholder.encode(), bad.ljust(len(placeholder)).encode()))
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")
+@pytest.mark.parametrize("keyword, tag", [
+    ("EstimatedRadiographicMagnificationFactor", "(0018,1114)"), ("NumberOfFrames", "(0028,0008)"),
+    ("RescaleSlope", "(0028,1053)"), ("RescaleIntercept", "(0028,1052)"), ("WindowCenter", "(0028,1050)"),
+    ("WindowWidth", "(0028,1051)")])
+def test_malformed_numeric_tag_is_a_dicom_error(tmp_path, keyword, tag):
+    # these used to escape as ValueError / TypeError, which extract_image does not catch: one bad
+    # header would have stopped the whole batch
+    from prognosis.imaging.extract import extract_image
+
+    path = _write(tmp_path / "m.dcm")
+    _patch_value(path, keyword, "77777" if keyword == "NumberOfFrames" else "7.77777", "abc")
+    with pytest.raises(DicomError, match="not numeric") as info:
+        read_mammogram(path)
+    assert info.value.tag == tag
+    result = extract_image(path)
+    assert result.image["status"] == "failed" and result.image["error_tag"] == tag
+
+
+def _without_window(path: Path) -> pydicom.Dataset:
+    ds = pydicom.dcmread(path)
+    del ds.WindowCenter, ds.WindowWidth, ds.VOILUTFunction
+    return ds
+
+
+def test_voi_lut_sequence_is_applied(tmp_path):
+    # PS3.3 C.11.2.1.1: output = LUT Data[stored - first mapped]; a square-root LUT here
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    path = _write(tmp_path / "v.dcm")
+    ds = _without_window(path)
+    lut = np.round(65535 * np.sqrt(np.arange(4096) / 4095)).astype(np.uint16)
+    item = Dataset()
+    item.add_new(0x00283002, "US", [4096, 0, 16])           # LUT Descriptor
+    item.add_new(0x00283006, "US", lut.tolist())            # LUT Data
+    ds.VOILUTSequence = Sequence([item])
+    ds.save_as(path)
+    mapped = lut[ds.pixel_array].astype(np.float64)
+    expected = (mapped - mapped.min()) / (mapped.max() - mapped.min())
+    assert_allclose(read_mammogram(path).pixels, expected, atol=1e-6)
+
+
+def test_negative_rescale_slope_flips_before_display(tmp_path):
+    # Modality LUT first (C.11.1): with slope -1 the highest stored value is the lowest output,
+    # which MONOCHROME2 shows black
+    path = _write(tmp_path / "r.dcm")
+    ds = _without_window(path)
+    ds.RescaleSlope, ds.RescaleIntercept = "-1", "4095"
+    ds.save_as(path)
+    stored = ds.pixel_array.astype(np.float64)
+    expected = (stored.max() - stored) / (stored.max() - stored.min())
+    assert_allclose(read_mammogram(path).pixels, expected, atol=1e-6)
+
+
+def test_presentation_intent_falls_back_to_the_sop_class(tmp_path):
+    path = _write(tmp_path / "i.dcm", intent="FOR PROCESSING", photometric="MONOCHROME1")
+    logged = read_mammogram(path).pixels
+    ds = pydicom.dcmread(path)
+    del ds.PresentationIntentType                  # Type 1, but the SOP Class says it too
+    ds.save_as(path)
+    image = read_mammogram(path)
+    assert image.tags["presentation_intent"] == "FOR PROCESSING"
+    np.testing.assert_array_equal(image.pixels, logged)
+
+
+def test_non_square_pixels_are_logged(tmp_path, caplog):
+    path = _write(tmp_path / "a.dcm")
+    ds = pydicom.dcmread(path)
+    ds.PixelSpacing = ["0.1", "0.12"]
+    ds.save_as(path)
+    with caplog.at_level("WARNING", logger="prognosis.imaging.dicom"):
+        image = read_mammogram(path)
+    assert image.pixel_spacing_mm == pytest.approx(0.11)
+    assert "not square" in caplog.text
