@@ -99,7 +99,8 @@ def image_key(file: str) -> str:
 def _image_frame(row: dict) -> pd.DataFrame:
     frame = pd.DataFrame([row], columns=list(IMAGE_COLUMNS))
     text = {"file", "status", "error", "error_tag", "patient_id", "laterality", "laterality_source", "view",
-            "presentation_intent", "photometric", "spacing_source", "calcification_class", "focality"}
+            "presentation_intent", "photometric", "presentation_lut_shape", "spacing_source", "calcification_class",
+            "focality"}
     # fixed dtypes, so a failed image (all NA) concatenates like an extracted one
     return frame.astype({c: ("string" if c in text else "float64") for c in IMAGE_COLUMNS})
 

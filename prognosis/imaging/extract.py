@@ -26,7 +26,7 @@ from prognosis.imaging.region import BreastRegion, find_breast
 logger = logging.getLogger(__name__)
 
 IMAGE_COLUMNS = ("file", "status", "error", "error_tag", "patient_id", "laterality", "laterality_source", "view",
-                 "presentation_intent", "photometric", "pixel_spacing_mm", "spacing_source", "working_spacing_mm",
+                 "presentation_intent", "photometric", "presentation_lut_shape", "n_padding", "pixel_spacing_mm", "spacing_source", "working_spacing_mm",
                  "rows", "columns", "breast_area_mm2", "pectoral_fraction", "n_candidates", "calcification_class",
                  "n_calcifications", "n_clusters", "n_suspicious_clusters", "n_foci", "extent_mm", "focality",
                  "casting_score", "seconds")
@@ -68,6 +68,19 @@ def _failed(file: str, exc: Exception, started: float) -> ImageResult:
     row.update(file=file, status="failed", error=str(exc), error_tag=getattr(exc, "tag", None),
                seconds=time.perf_counter() - started)
     return ImageResult(row, pd.DataFrame(), pd.DataFrame())
+
+
+def _fill_padding(pixels: np.ndarray, padding: np.ndarray) -> np.ndarray:
+    """Padding (no image there) shown as air: the 1st percentile of the image's other pixels.
+
+    The reader sets padding to 0; where air is brighter than that, the breast threshold (which
+    leans toward the image minimum) would take air for tissue and the top-hat would see a step.
+    """
+    sample = pixels[::4, ::4][~padding[::4, ::4]]
+    air = np.float32(np.percentile(sample, 1)) if sample.size else np.float32(0)
+    filled = pixels.copy()
+    filled[padding] = air
+    return filled
 
 
 def analyse(pixels: np.ndarray, spacing_mm: float, view: str, params: ExtractionParameters) -> tuple[Analysis, pd.DataFrame, pd.DataFrame, dict]:
@@ -116,8 +129,11 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
     except DicomError as exc:
         logger.warning("skipped %s: %s", file, exc.tag or "unreadable")
         return _failed(file, exc, started)
+    pixels = image.pixels
+    if image.padding is not None:
+        pixels = _fill_padding(pixels, image.padding)
     try:
-        analysis, calcs, clusters, summary = analyse(image.pixels, image.pixel_spacing_mm, image.tags["view"], params)
+        analysis, calcs, clusters, summary = analyse(pixels, image.pixel_spacing_mm, image.tags["view"], params)
     except (ValueError, MemoryError, IndexError) as exc:   # a pathological image must not stop a batch
         logger.warning("analysis failed for %s: %s", file, type(exc).__name__)
         return _failed(file, exc, started)
@@ -129,7 +145,8 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
     row = dict.fromkeys(IMAGE_COLUMNS)
     row.update(file=file, status="ok", patient_id=tags["patient_id"] or Path(file).stem, laterality=laterality,
                laterality_source=source, view=tags["view"], presentation_intent=tags["presentation_intent"],
-               photometric=tags["photometric"], pixel_spacing_mm=image.pixel_spacing_mm,
+               photometric=tags["photometric"], presentation_lut_shape=tags["presentation_lut_shape"],
+               n_padding=tags["n_padding"], pixel_spacing_mm=image.pixel_spacing_mm,
                spacing_source=tags["spacing_source"], working_spacing_mm=analysis.spacing_mm,
                rows=int(image.pixels.shape[0]), columns=int(image.pixels.shape[1]),
                breast_area_mm2=float(analysis.region.breast.sum() * analysis.spacing_mm ** 2),

@@ -169,7 +169,7 @@ def test_undecodable_pixel_data_is_reported(tmp_path):
 def test_fast_window_and_rescale_equal_pydicom(tmp_path, monkeypatch, function, photometric):
     # read_mammogram's own linear window and identity rescale (no float64 copy of the image)
     # must give exactly what pydicom's apply_modality_lut and apply_voi_lut give
-    from prognosis.imaging import dicom
+    from prognosis.imaging import grayscale
 
     path = _write(tmp_path / "w.dcm", photometric=photometric)
     ds = pydicom.dcmread(path)
@@ -179,8 +179,8 @@ def test_fast_window_and_rescale_equal_pydicom(tmp_path, monkeypatch, function, 
         ds.VOILUTFunction = function
     ds.save_as(path)
     fast = read_mammogram(path).pixels
-    monkeypatch.setattr(dicom, "_linear_window", lambda values, ds: None)
-    monkeypatch.setattr(dicom, "_float", lambda ds, keyword, default: None)
+    monkeypatch.setattr(grayscale, "_linear_window", lambda values, ds: None)
+    monkeypatch.setattr(grayscale, "_float", lambda ds, keyword, default: None)
     np.testing.assert_array_equal(fast, read_mammogram(path).pixels)
 
 
