@@ -5,13 +5,22 @@ Classes, from least to most suspicious (science.md §1): ``none``, ``coarse_beni
 
 Cluster rules, in order (every threshold is a field of :class:`ExtractionParameters`):
 
-1. ``coarse_benign`` if at least ``coarse_min_fraction`` of the particles are
-   ``coarse_min_diameter_mm`` or larger;
-2. ``casting`` if the casting score (:func:`casting_score`) reaches ``casting_min_score`` and
-   the median calibre is below ``fine_max_width_mm``;
-3. ``powdery`` if the median particle diameter is below ``powdery_max_diameter_mm`` and the
-   median peak CNR below ``powdery_max_cnr`` (tiny and faint);
-4. otherwise ``crushed_stone`` (discrete, irregular, not linear).
+1. ``coarse_benign`` (large, dense, smooth: popcorn, dystrophic, rod-like) if at least
+   ``coarse_min_fraction`` of the particles are coarse (:func:`~prognosis.imaging.clusters.is_coarse`),
+   or at least that fraction of the calcified area is, with at most ``coarse_max_fine_count``
+   fine particles beside it (a large calcification seen as one big particle and a few fragments
+   of its lobes or rim), or if the median calibre is not fine (``fine_max_width_mm``: casting
+   and crushed stone are thinner than 0.5 mm, powdery specks smaller still);
+2. ``powdery`` (amorphous: "too small or hazy to assign a shape") if the median particle diameter
+   is below ``powdery_max_diameter_mm`` and the upper quartile of the particles' peak CNR is
+   below ``powdery_max_cnr``. This comes before casting: the shape of a particle as faint as
+   that is mostly noise, so a few faint specks that happen to look elongated and in line are
+   not a cast;
+3. ``casting`` if the casting score (:func:`casting_score`) reaches ``casting_min_score`` and at
+   least ``casting_min_elongated_fraction`` of the particles are fine and elongated (fine-linear
+   is a particle morphology: round particles in a line are a linear *distribution*, and in a
+   group of three any points look nearly linear);
+4. otherwise ``crushed_stone`` (discrete, irregular, varying, not linear).
 
 Extent and focality (science.md §2): the extent of a view is the largest distance between two
 calcifications of its suspicious (powdery, crushed-stone, casting) clusters; clusters closer
@@ -60,13 +69,19 @@ def classify_clusters(clusters: pd.DataFrame, params: ExtractionParameters = Ext
             out[column] = pd.Series(dtype=object if column == "calcification_class" else float)
         return out
     cast = casting_score(out, params)
-    coarse = out["fraction_coarse"] >= params.coarse_min_fraction
-    is_casting = ~coarse & (cast >= params.casting_min_score) & (out["median_width_mm"] < params.fine_max_width_mm)
-    powdery = ~coarse & ~is_casting & (out["median_diameter_mm"] < params.powdery_max_diameter_mm) \
-        & (out["median_cnr"] < params.powdery_max_cnr)
-    cls = np.select([coarse, is_casting, powdery], ["coarse_benign", "casting", "powdery"], "crushed_stone")
-    score = np.select([coarse, is_casting, powdery],
-                      [out["fraction_coarse"], cast, 1 - out["median_cnr"] / params.powdery_max_cnr],
+    n_fine = np.rint(out["n_calcifications"] * (1 - out["fraction_coarse"]))
+    by_area = (out["coarse_area_fraction"] >= params.coarse_min_fraction) & (n_fine <= params.coarse_max_fine_count)
+    thick = out["median_width_mm"] >= params.fine_max_width_mm
+    coarse = (out["fraction_coarse"] >= params.coarse_min_fraction) | by_area | thick
+    powdery = ~coarse & (out["median_diameter_mm"] < params.powdery_max_diameter_mm) \
+        & (out["upper_cnr"] < params.powdery_max_cnr)
+    is_casting = ~coarse & ~powdery & (cast >= params.casting_min_score) \
+        & (out["fraction_elongated"] >= params.casting_min_elongated_fraction)
+    cls = np.select([coarse, powdery, is_casting], ["coarse_benign", "powdery", "casting"], "crushed_stone")
+    coarse_margin = np.maximum.reduce([out["fraction_coarse"], out["coarse_area_fraction"] * by_area,
+                                       (1 - params.fine_max_width_mm / out["median_width_mm"]) * thick])
+    score = np.select([coarse, powdery, is_casting],
+                      [coarse_margin, 1 - out["upper_cnr"] / params.powdery_max_cnr, cast],
                       1 - cast / params.casting_min_score)
     out["calcification_class"] = cls
     out["casting_score"] = cast

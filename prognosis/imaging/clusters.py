@@ -14,7 +14,13 @@ groups of at least ``min_count`` are clusters (single linkage; BI-RADS "grouped"
 ``fraction_elongated``      share of fine (calibre < ``fine_max_width_mm``) elongated particles
 ``fraction_branching``      share of particles whose skeleton branches
 ``fraction_coarse``         share of coarse particles (:func:`is_coarse`)
+``coarse_area_fraction``    share of the members' area in coarse particles (a popcorn or dystrophic
+                            calcification often shows as one large particle with a few small
+                            fragments of its lobes or rim beside it, which would outnumber it)
 ``median_width_mm``, ``median_diameter_mm``, ``median_cnr``, ``area_cv`` (pleomorphism)
+``upper_cnr``               75th percentile of the members' peak CNR: how conspicuous the brighter
+                            particles are (crushed stone varies in size, so some stand out; powdery
+                            calcifications are uniformly faint)
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 CLUSTER_COLUMNS = ("cluster_id", "n_calcifications", "x_mm", "y_mm", "extent_mm", "area_cm2", "density_per_cm2",
                    "axis_deg", "linearity", "alignment", "fraction_elongated", "fraction_branching",
-                   "fraction_coarse", "median_width_mm", "median_diameter_mm", "median_cnr", "area_cv")
+                   "fraction_coarse", "coarse_area_fraction", "median_width_mm", "median_diameter_mm", "median_cnr",
+                   "area_cv", "upper_cnr")
 
 
 def link_groups(xy_mm: np.ndarray, distance_mm: float) -> np.ndarray:
@@ -60,9 +67,12 @@ def max_extent_mm(xy_mm: np.ndarray) -> float:
 
 
 def is_coarse(calcifications: pd.DataFrame, params: ExtractionParameters) -> pd.Series:
-    """Coarse particles: at least ``coarse_min_diameter_mm`` across and ``coarse_min_width_mm`` thick."""
+    """Coarse particles: at least ``coarse_min_diameter_mm`` across, ``coarse_min_width_mm`` thick
+    and dense (peak CNR at least ``coarse_min_cnr``; a blob that large but as faint as the noise
+    is tissue, not a calcification millimetres thick)."""
     return (calcifications["diameter_mm"] >= params.coarse_min_diameter_mm) \
-        & (calcifications["width_mm"] >= params.coarse_min_width_mm)
+        & (calcifications["width_mm"] >= params.coarse_min_width_mm) \
+        & (calcifications["cnr"] >= params.coarse_min_cnr)
 
 
 def _cluster_features(members: pd.DataFrame, params: ExtractionParameters) -> dict:
@@ -85,17 +95,21 @@ def _cluster_features(members: pd.DataFrame, params: ExtractionParameters) -> di
         area_cm2 = 0.0
     area_cm2 = max(area_cm2, 0.25)
     areas = members["area_mm2"].to_numpy()
+    coarse = is_coarse(members, params).to_numpy()
+    cnr = members["cnr"].to_numpy()
     return {
         "n_calcifications": len(members), "x_mm": float(xy[:, 0].mean()), "y_mm": float(xy[:, 1].mean()),
         "extent_mm": max_extent_mm(xy) + float(members["length_mm"].mean()),
         "area_cm2": area_cm2, "density_per_cm2": len(members) / area_cm2, "axis_deg": axis,
         "linearity": linearity, "alignment": alignment, "fraction_elongated": float(fine_elongated.mean()),
         "fraction_branching": float((members["n_branch_points"] > 0).mean()),
-        "fraction_coarse": float(is_coarse(members, params).mean()),
+        "fraction_coarse": float(coarse.mean()),
+        "coarse_area_fraction": float(areas[coarse].sum() / areas.sum()) if areas.sum() > 0 else 0.0,
         "median_width_mm": float(members["width_mm"].median()),
         "median_diameter_mm": float(members["diameter_mm"].median()),
-        "median_cnr": float(members["cnr"].median()),
+        "median_cnr": float(np.median(cnr)),
         "area_cv": float(areas.std() / areas.mean()) if areas.mean() > 0 else 0.0,
+        "upper_cnr": float(np.percentile(cnr, 75)),
     }
 
 

@@ -10,8 +10,11 @@ not depend on the pixel size: images are first area-averaged to one working pixe
 3. each response is turned into a local CNR, ``(response - local median) / (1.4826 * local MAD)``,
    median and MAD measured in blocks of ``noise_block_mm`` (robust: a cluster occupies a small
    part of a block), and the CNR is the maximum over scales;
-4. a candidate is a connected set of pixels above ``grow_cnr`` at the finest scale (its outline)
-   holding a pixel above ``seed_cnr`` at any scale (hysteresis).
+4. a region is a connected set of pixels above ``grow_cnr`` holding a seed pixel (hysteresis);
+   its candidates are the connected parts brighter than ``outline_fraction`` of its peak top-hat
+   (their outlines) that themselves hold a pixel above ``seed_cnr``, or only above
+   ``faint_seed_cnr`` but with ``cluster_min_count - 1`` other outlines within
+   ``faint_group_radius_mm`` (faint particles count as part of a group).
 
 Speed (issue #5: one full-field image per second per core): only the bounding box of the
 analysed region, grown by the filters' reach, is filtered (identical values inside the region);
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage, sparse
+from scipy.spatial import cKDTree
 
 from prognosis.imaging.params import ExtractionParameters
 
@@ -308,6 +312,41 @@ def _bounding_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
             slice(c0 - c0 % 2, min(cols[-1] + 1 + margin, mask.shape[1])))
 
 
+def _accepted_outlines(labels: np.ndarray, n: int, seeds: np.ndarray, cnr: np.ndarray, spacing_mm: float,
+                       params: ExtractionParameters) -> np.ndarray:
+    """Which outlines (by label, index 0 unused) are candidates.
+
+    The hysteresis holds for each outline, not only for its region: cutting a region at half its
+    peak can leave pieces without a seed pixel (a faint shoulder, noise beside a bright particle),
+    which would otherwise pass as faint calcifications and form clusters of their own. An outline
+    whose peak reaches ``seed_cnr`` is a candidate; one that reaches only ``faint_seed_cnr`` is a
+    candidate when at least ``cluster_min_count - 1`` other outlines lie within
+    ``faint_group_radius_mm`` (faint particles count only as part of a group).
+    """
+    accepted = np.zeros(n + 1, bool)
+    rows, cols = np.nonzero(seeds)
+    ids = labels[rows, cols]
+    inside = ids > 0
+    rows, cols, ids = rows[inside], cols[inside], ids[inside]
+    strong = cnr[rows, cols] >= params.seed_cnr
+    accepted[ids[strong]] = True
+    faint = np.zeros(n + 1, bool)
+    faint[ids] = True
+    faint &= ~accepted
+    if faint.any() and params.cluster_min_count > 1:
+        # each outline sits at the mean of its seed pixels (its brightest part)
+        count = np.bincount(ids, minlength=n + 1)
+        present = np.flatnonzero(count)
+        centre = np.stack([np.bincount(ids, rows, n + 1)[present], np.bincount(ids, cols, n + 1)[present]], axis=1)
+        centre /= count[present, None]
+        tree = cKDTree(centre)
+        neighbours = tree.query_ball_point(centre[faint[present]], params.faint_group_radius_mm / spacing_mm,
+                                           return_length=True) - 1
+        accepted[present[faint[present]][neighbours >= params.cluster_min_count - 1]] = True
+    accepted[0] = False
+    return accepted
+
+
 def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.ndarray,
                       params: ExtractionParameters = ExtractionParameters()) -> Detection:
     """Find candidate calcifications in an image already at the working pixel size.
@@ -324,7 +363,9 @@ def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.nd
     analysis_mask : ndarray of bool
         Where to search (the breast minus its skin margin).
     params : ExtractionParameters
-        ``tophat_size_mm``, ``detection_sigmas_mm``, ``noise_block_mm``, ``seed_cnr``, ``grow_cnr``.
+        ``tophat_size_mm``, ``detection_sigmas_mm``, ``surround_ratio``, ``noise_block_mm``,
+        ``seed_cnr``, ``grow_cnr``, ``outline_fraction``, ``faint_seed_cnr``,
+        ``faint_group_radius_mm`` and ``cluster_min_count``.
 
     Returns
     -------
@@ -361,7 +402,8 @@ def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.nd
         cnr = response if cnr is None else np.maximum(cnr, response, out=cnr)
     del blurred, response, med, mad
     assert cnr is not None
-    seeds = (cnr >= params.seed_cnr) & mask
+    faint_cnr = min(params.faint_seed_cnr, params.seed_cnr)
+    seeds = (cnr >= faint_cnr) & mask
     grow = ((cnr >= params.grow_cnr) | seeds) & mask
     labels, n = ndimage.label(grow, structure=np.ones((3, 3)))
     if n:
@@ -374,6 +416,11 @@ def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.nd
         np.maximum.at(peak, labels[where], tophat[where])
         inside = keep[labels] & (tophat >= params.outline_fraction * peak[labels])
         labels, n = ndimage.label(inside, structure=np.ones((3, 3)))
+        accepted = _accepted_outlines(labels, n, seeds, cnr, spacing_mm, params)
+        if n and not accepted[1:].all():
+            renumber = np.where(accepted, np.cumsum(accepted), 0).astype(labels.dtype)
+            labels = renumber[labels]
+            n = int(accepted.sum())
     logger.debug("%d candidates", n)
     full_labels = np.zeros(image.shape, np.int32)
     full_tophat = np.zeros(image.shape, np.float32)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from prognosis.imaging.detect import resample_to_spacing
 from prognosis.imaging.extract import analyse
@@ -91,3 +94,41 @@ def test_coarse_surround_blur_matches_the_full_resolution_one():
         error = (fast[c] - fast[3 * c] - reference)[40:-40, 40:-40]
         mad = np.median(np.abs(reference - np.median(reference)))
         assert np.abs(error).max() < 0.05 * mad and np.sqrt(np.mean(error ** 2)) < 0.01 * mad
+
+
+def test_outlines_need_their_own_seed_and_faint_ones_a_group():
+    # 1 is bright; 2 and 3 are faint, within 2.5 mm of 1 (a group of three); 4 is as faint but
+    # alone; 5 (a piece of a region cut at half its peak) holds no seed pixel at all
+    from prognosis.imaging.detect import _accepted_outlines
+
+    labels = np.zeros((80, 80), np.int32)
+    cnr = np.zeros((80, 80), np.float32)
+    for label, (row, col), value in [(1, (10, 10), 6.0), (2, (10, 25), 4.2), (3, (24, 12), 4.2),
+                                     (4, (65, 65), 4.2), (5, (14, 16), 3.0)]:
+        labels[row:row + 2, col:col + 2] = label
+        cnr[row:row + 2, col:col + 2] = value
+    params = ExtractionParameters()
+    seeds = cnr >= params.faint_seed_cnr
+    accepted = _accepted_outlines(labels, 5, seeds, cnr, 0.1, params)
+    assert accepted.tolist() == [False, True, True, True, False, False]
+    # with the faint threshold at the seed threshold only the bright one is left
+    strict = replace(params, faint_seed_cnr=params.seed_cnr)
+    accepted = _accepted_outlines(labels, 5, cnr >= strict.seed_cnr, cnr, 0.1, strict)
+    assert accepted.tolist() == [False, True, False, False, False, False]
+    # the group radius is in mm: at 0.2 mm per pixel 2 and 3 are 3 mm away, too far
+    accepted = _accepted_outlines(labels, 5, seeds, cnr, 0.2, params)
+    assert accepted.tolist() == [False, True, False, False, False, False]
+
+
+def test_candidates_are_numbered_without_gaps_and_each_holds_a_seed():
+    from prognosis.imaging import detect
+
+    pixels, _ = _view(0.1, "crushed_stone", 5)
+    mask = np.zeros(pixels.shape, bool)
+    mask[100:540, 60:400] = True
+    params = ExtractionParameters()
+    found = detect.detect_candidates(pixels, 0.1, mask, params)
+    assert found.n_candidates > 0
+    assert np.array_equal(np.unique(found.labels), np.arange(found.n_candidates + 1))
+    peak = ndimage.maximum(found.cnr, found.labels, index=np.arange(1, found.n_candidates + 1))
+    assert np.all(peak >= params.faint_seed_cnr)
