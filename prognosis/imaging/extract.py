@@ -17,7 +17,8 @@ import pandas as pd
 from prognosis.errors import DicomError
 from prognosis.imaging.classify import classify_clusters, summarize_view
 from prognosis.imaging.clusters import find_clusters
-from prognosis.imaging.detect import Detection, detect_candidates, resample_to_spacing
+from prognosis.imaging.detect import Detection, detect_candidates
+from prognosis.imaging.filters import resample_to_spacing
 from prognosis.imaging.dicom import read_mammogram
 from prognosis.imaging.features import measure_calcifications
 from prognosis.imaging.params import ExtractionParameters

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from prognosis.imaging.detect import resample_to_spacing
+from prognosis.imaging.filters import resample_to_spacing
 from prognosis.imaging.extract import analyse
 from prognosis.imaging.params import ExtractionParameters
 from prognosis.simulate.phantom import PhantomParameters, make_lesion, render_view
@@ -62,7 +62,7 @@ def test_window_around_the_breast_changes_nothing_inside_it(monkeypatch):
 
 
 def test_block_median_matches_numpy():
-    from prognosis.imaging.detect import _median
+    from prognosis.imaging.filters import block_median as _median
 
     rng = np.random.default_rng(4)
     for n in (30, 31, 64, 257, 700):
@@ -75,20 +75,20 @@ def test_coarse_surround_blur_matches_the_full_resolution_one():
     # responses differ by well under 2% of their noise (MAD) — the CNR moves by < 0.02
     from scipy import ndimage
 
-    from prognosis.imaging import detect
+    from prognosis.imaging import filters
 
     rng = np.random.default_rng(0)
     image = (ndimage.gaussian_filter(rng.normal(size=(401, 303)), 8) * 20
              + rng.normal(size=(401, 303)) * 0.05).astype(np.float32)
     centres = [0.07, 0.12, 0.2, 0.35]
     sigmas = sorted(set(centres + [3 * c for c in centres]))
-    fast = detect._gaussian_cascade(image, sigmas, 0.1)
-    detect_min = detect._COARSE_MIN_SIGMA_PX
+    fast = filters.gaussian_cascade(image, sigmas, 0.1)
+    detect_min = filters.COARSE_MIN_SIGMA_PX
     try:
-        detect._COARSE_MIN_SIGMA_PX = np.inf
-        exact = detect._gaussian_cascade(image, sigmas, 0.1)
+        filters.COARSE_MIN_SIGMA_PX = np.inf
+        exact = filters.gaussian_cascade(image, sigmas, 0.1)
     finally:
-        detect._COARSE_MIN_SIGMA_PX = detect_min
+        filters.COARSE_MIN_SIGMA_PX = detect_min
     for c in centres:
         reference = exact[c] - exact[3 * c]
         error = (fast[c] - fast[3 * c] - reference)[40:-40, 40:-40]
