@@ -89,26 +89,32 @@ def test_kill_and_resume_loses_and_duplicates_nothing(phantom_dir, extracted, tm
     pd.testing.assert_frame_equal(result.breasts, extracted.breasts)
 
 
-def test_dask_local_cluster_gives_the_same_tables(phantom_dir, extracted, tmp_path):
-    folder = tmp_path / "dicom"
+def _first_images(phantom_dir: Path, folder: Path, n: int) -> list[str]:
+    """Copy the first ``n`` phantom images to ``folder``; their names."""
     folder.mkdir()
-    names = sorted(n for n in os.listdir(phantom_dir) if n.endswith(".dcm"))[:6]
+    names = sorted(name for name in os.listdir(phantom_dir) if name.endswith(".dcm"))[:n]
     for name in names:
         shutil.copy(phantom_dir / name, folder / name)
-    result = run_batch(folder, tmp_path / "imaging.parquet", workers=2)
-    assert result.n_ok == 6
+    return names
+
+
+def _same_counts(result, extracted, names: list[str]) -> None:
     expected = extracted.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
     got = result.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
     np.testing.assert_array_equal(got, expected)
 
 
+def test_dask_local_cluster_gives_the_same_tables(phantom_dir, extracted, tmp_path):
+    names = _first_images(phantom_dir, tmp_path / "dicom", 6)
+    result = run_batch(tmp_path / "dicom", tmp_path / "imaging.parquet", workers=2)
+    assert result.n_ok == 6
+    _same_counts(result, extracted, names)
+
+
 def test_existing_scheduler_started_apart(phantom_dir, extracted, tmp_path):
     """``--scheduler ADDRESS``: a scheduler and a worker started as their own processes, as on a cluster."""
     folder = tmp_path / "dicom"
-    folder.mkdir()
-    names = sorted(n for n in os.listdir(phantom_dir) if n.endswith(".dcm"))[:4]
-    for name in names:
-        shutil.copy(phantom_dir / name, folder / name)
+    names = _first_images(phantom_dir, folder, 4)
     scheduler_file = tmp_path / "scheduler.json"
     dask = str(Path(sys.executable).with_name("dask"))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -132,5 +138,4 @@ def test_existing_scheduler_started_apart(phantom_dir, extracted, tmp_path):
                 process.terminate()
                 process.wait(timeout=30)
     assert result.n_ok == 4
-    expected = extracted.images.set_index("file").loc[names, "n_calcifications"].to_numpy()
-    np.testing.assert_array_equal(result.images.set_index("file").loc[names, "n_calcifications"].to_numpy(), expected)
+    _same_counts(result, extracted, names)
