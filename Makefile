@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 .PHONY: demo demo-images test install clean
 
 DEMO_IMAGES := build/demo_images
-DEMO_IMAGES_N ?= 300
+DEMO_IMAGES_N ?= 300   # far fewer patients leave too few deaths for the models (a clear error, not a report)
 
 demo: $(VENV)/.installed
 	$(BIN)/prognosis run analyses/demo.yaml

@@ -162,13 +162,15 @@ def render_view(lesion: Lesion, *, view: str, laterality: str, spacing_mm: float
     for p in lesion.particles:
         pts = project(p.points_mm, view)
         pts = pts + np.array([0.0, centre_y])
+        centre = pts.mean(axis=0)
+        if (centre[0] / breast_depth_mm) ** 2 + ((centre[1] - centre_y) / breast_half_height_mm) ** 2 >= 1:
+            continue   # a duct drawn past the skin line: no tissue there, so no calcification either
         r0, c0, patch = _particle_thickness(p, pts, spacing_mm)
         _add_patch(calc, r0, c0, patch)
         length = float(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1))) if p.kind == "cast" else p.width_mm
-        centre = pts.mean(axis=0)
         truth.append({"x_mm": centre[0], "y_mm": centre[1], "length_mm": max(length, p.width_mm),
                       "width_mm": p.width_mm, "kind": p.kind})
-    attenuation += calc * params.mu_calcium_per_mm
+    attenuation += calc * params.mu_calcium_per_mm * (thickness > 0)   # the part of a cast beyond the skin
     attenuation = ndimage.gaussian_filter(attenuation, params.psf_sigma_mm / spacing_mm)
     # lead marker (label) outside the breast, in the corner away from the chest wall
     mh, mw = int(8 / spacing_mm), int(14 / spacing_mm)
