@@ -6,7 +6,8 @@ not depend on the pixel size: images are first area-averaged to one working pixe
 
 1. a white top-hat (square of side ``tophat_size_mm``) removes the tissue background;
 2. the image is filtered at each scale of ``detection_sigmas_mm`` by a difference of Gaussians
-   (centre sigma minus ``surround_ratio`` x sigma; matched to particles of diameter ~2.8 sigma);
+   (centre sigma minus ``surround_ratio`` x sigma, or minus another centre's blur within 6% of
+   that; matched to particles of diameter ~2.8 sigma);
 3. each response is turned into a local CNR, ``(response - local median) / (1.4826 * local MAD)``,
    median and MAD measured in blocks of ``noise_block_mm`` (robust: a cluster occupies a small
    part of a block), and the CNR is the maximum over scales;
@@ -60,6 +61,18 @@ class Detection:
     cnr: np.ndarray
     spacing_mm: float
     n_candidates: int
+
+
+# A surround within this ratio of a centre sigma uses that centre's blur: with the default scales,
+# 3 x 0.07 = 0.21 and 3 x 0.12 = 0.36 mm become 0.2 and 0.35 mm (surround ratios 2.86 and 2.92),
+# and two full-image Gaussian passes, a twentieth of the extraction time, are saved
+_SHARED_BLUR_RATIO = 1.06
+
+
+def _shared_blur(surround_mm: float, centres: list[float]) -> float:
+    """The centre sigma within ``_SHARED_BLUR_RATIO`` of ``surround_mm`` (the smallest such), else ``surround_mm``."""
+    close = [c for c in centres if c <= surround_mm <= c * _SHARED_BLUR_RATIO or surround_mm <= c <= surround_mm * _SHARED_BLUR_RATIO]
+    return min(close) if close else surround_mm
 
 
 def _bounding_window(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -136,7 +149,8 @@ def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.nd
     image = image.astype(np.float32, copy=False)
     side = max(int(round(params.tophat_size_mm / spacing_mm)) | 1, 3)
     centres = [float(s_) for s_ in params.detection_sigmas_mm]
-    sigmas = sorted(set(centres + [c * params.surround_ratio for c in centres]))
+    surrounds = {c: _shared_blur(c * params.surround_ratio, centres) for c in centres}
+    sigmas = sorted(set(centres) | set(surrounds.values()))
     if analysis_mask.any():
         window = _bounding_window(analysis_mask, support_px(sigmas, spacing_mm, side))
     else:
@@ -154,7 +168,7 @@ def detect_candidates(image: np.ndarray, spacing_mm: float, analysis_mask: np.nd
     cnr = None
     for sigma_mm in centres:
         # centre-surround (difference of Gaussians): texture broader than the surround cancels
-        response = blurred[sigma_mm] - blurred[sigma_mm * params.surround_ratio]
+        response = blurred[sigma_mm] - blurred[surrounds[sigma_mm]]
         med, mad = local_median_mad(response, grid)
         # (response - med) / (1.4826 * max(mad, 1e-6)), in place: no full-size temporaries
         response -= med

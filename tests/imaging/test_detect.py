@@ -132,3 +132,14 @@ def test_candidates_are_numbered_without_gaps_and_each_holds_a_seed():
     assert np.array_equal(np.unique(found.labels), np.arange(found.n_candidates + 1))
     peak = ndimage.maximum(found.cnr, found.labels, index=np.arange(1, found.n_candidates + 1))
     assert np.all(peak >= params.faint_seed_cnr)
+
+
+def test_surround_shares_a_centre_blur_only_when_within_six_percent():
+    from prognosis.imaging.detect import _shared_blur
+
+    centres = [0.07, 0.12, 0.2, 0.35]
+    assert _shared_blur(0.21, centres) == 0.2          # 5% above 0.2
+    assert _shared_blur(0.36, centres) == 0.35
+    assert _shared_blur(0.6, centres) == 0.6           # no centre near: its own blur
+    assert _shared_blur(0.19, [0.2]) == 0.2            # within 6% below a centre, too
+    assert _shared_blur(0.18, [0.2]) == 0.18
