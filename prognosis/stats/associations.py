@@ -187,7 +187,7 @@ def _chi_squared(table: np.ndarray) -> ChiSquared | None:
 def _logistic(outcome: np.ndarray, frame: pd.DataFrame, variables: list[Variable], report: Variable,
               what: str) -> dict[str, OddsRatio | None]:
     """Logit of ``outcome`` on ``variables``; odds ratios of ``report``'s terms only."""
-    design = design_matrix(frame, variables)
+    design = design_matrix(frame, variables, model=f"the odds ratios of {report.name}")
     terms = list(design.terms_of[report.name])
     unusable = set()
     if report.is_categorical:

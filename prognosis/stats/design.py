@@ -67,7 +67,8 @@ def _level_values(data: pd.Series, var: Variable) -> pd.Series:
 
 
 def design_matrix(data: pd.DataFrame, variables: list[Variable], *,
-                  interactions: list[tuple[str, str]] | tuple[tuple[str, str], ...] = ()) -> Design:
+                  interactions: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (),
+                  model: str = "the model") -> Design:
     """Build the design matrix for ``variables`` from a complete-case cohort frame.
 
     Non-reference levels with no patient are left out with a warning (their coefficient
@@ -83,6 +84,8 @@ def design_matrix(data: pd.DataFrame, variables: list[Variable], *,
         Pairs of variable names (both among ``variables``) whose product terms are added after
         the main effects, as R's ``a * b`` / ``a:b``. A product column that is zero for every
         patient (no patient has both levels) is left out with a warning.
+    model : str
+        What the design is for, as the warning about an empty level names it.
 
     Raises
     ------
@@ -115,7 +118,7 @@ def design_matrix(data: pd.DataFrame, variables: list[Variable], *,
             if level == var.reference:
                 continue
             if level not in observed:
-                warnings.warn(f"{var.name}: no analysed patient has level {level!r}; it is left out of the model",
+                warnings.warn(f"{var.name}: no analysed patient has level {level!r}; it is left out of {model}",
                               PrognosisWarning, stacklevel=2)
                 continue
             name = term_name(var.name, level)
