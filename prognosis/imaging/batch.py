@@ -123,6 +123,14 @@ def _run_local(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionPa
         yield process_file(path, file, str(work_dir), params, overlay_dir)
 
 
+# Each worker's event loop wakes every 20 ms (tick watchdog) and samples its memory and the system
+# every 100-500 ms, and the scheduler looks for work to steal every 100 ms: each wake-up takes
+# the GIL from the extraction thread. With one thread per worker and no queue (saturation 1.0)
+# there is nothing to steal, and a second's resolution is plenty for images that take one.
+_QUIET_WORKERS = {"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "2s",
+                  "distributed.worker.memory.monitor-interval": "1s", "distributed.scheduler.work-stealing": False}
+
+
 def local_cluster(workers: int, *, memory_limit: str = "1.5GB") -> LocalCluster:
     """A local Dask cluster of ``workers`` single-threaded worker processes, as ``run_batch`` starts.
 
@@ -137,7 +145,7 @@ def local_cluster(workers: int, *, memory_limit: str = "1.5GB") -> LocalCluster:
     pre_spawn = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENV.items()}
     # worker-saturation 1.0: the scheduler holds back every task a thread cannot start now, so
     # no worker idles at the end of a batch while another still has a queued image
-    with dask.config.set({**pre_spawn, "distributed.scheduler.worker-saturation": 1.0}):
+    with dask.config.set({**pre_spawn, "distributed.scheduler.worker-saturation": 1.0, **_QUIET_WORKERS}):
         # preload: each worker imports the extractor (scikit-image, scipy, pydicom) as it starts,
         # not inside its first task, so that cost is start-up and not extraction time
         return LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit=memory_limit, processes=True,
