@@ -78,8 +78,10 @@ def classify_clusters(clusters: pd.DataFrame, params: ExtractionParameters = Ext
     is_casting = ~coarse & ~powdery & (cast >= params.casting_min_score) \
         & (out["fraction_elongated"] >= params.casting_min_elongated_fraction)
     cls = np.select([coarse, powdery, is_casting], ["coarse_benign", "powdery", "casting"], "crushed_stone")
+    # np.where, not a product: 0 x (1 - w / 0) would be NaN for a zero-width outline
+    thickness_margin = np.where(thick, 1 - params.fine_max_width_mm / out["median_width_mm"].where(thick, 1.0), 0.0)
     coarse_margin = np.maximum.reduce([out["fraction_coarse"], out["coarse_area_fraction"] * by_area,
-                                       (1 - params.fine_max_width_mm / out["median_width_mm"]) * thick])
+                                       thickness_margin])
     score = np.select([coarse, powdery, is_casting],
                       [coarse_margin, 1 - out["upper_cnr"] / params.powdery_max_cnr, cast],
                       1 - cast / params.casting_min_score)

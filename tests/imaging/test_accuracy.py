@@ -99,3 +99,11 @@ def test_coarse_calcification_with_its_fragments_and_faint_blobs():
     blobs = _calcifications([(30, 30, 1.4, 1.2, 4.8), (31, 31, 1.2, 1.1, 4.7)])
     assert not is_coarse(blobs, ExtractionParameters()).any()
     assert is_coarse(blobs.assign(cnr=20.0), ExtractionParameters()).all()
+
+
+def test_every_cluster_score_is_finite_even_for_a_zero_width_outline():
+    params = ExtractionParameters()
+    _, clusters = find_clusters(_calcifications([(10 + i, 10, 2.5, 1.2, 20) for i in range(4)]), params)
+    clusters.loc[:, "median_width_mm"] = 0.0
+    scored = classify_clusters(clusters, params)
+    assert np.isfinite(scored["score"]).all()
