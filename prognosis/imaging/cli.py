@@ -61,7 +61,7 @@ def yaml_value(text: str):
 
 def extract(
     dicom_dir: Path = typer.Argument(..., help="Folder of MG DICOM files (searched recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Per-breast table: imaging.parquet or imaging.csv."),
+    out: Path = typer.Option(..., "--out", "-o", help="The imaging table, .parquet or .csv: one row per breast, or per patient with --tumour-side or --per-patient worst."),
     overlays: Optional[Path] = typer.Option(None, "--overlays", help="Write a quality-review PNG per image here."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start a local Dask cluster with N workers."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
@@ -89,6 +89,8 @@ def extract(
         raise typer.BadParameter("--out must end in .parquet or .csv")
     if per_patient not in RULES:
         raise typer.BadParameter(f"--per-patient must be one of {', '.join(RULES)}")
+    if tumour_side is not None and per_patient == "worst":
+        raise typer.BadParameter("--tumour-side picks the tumour's breast; it cannot go with --per-patient worst")
     if tumour_side is not None and per_patient == "all":
         per_patient = "tumour"          # a side table given means: use it
     if per_patient == "tumour" and tumour_side is None:

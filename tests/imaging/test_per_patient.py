@@ -108,3 +108,10 @@ def test_per_breast_output_passes_the_per_breast_dictionary(extracted):
     dictionary = Path(__file__).resolve().parents[2] / "data_dictionary" / "imaging_breast.yaml"
     table = read_table("imaging_breast", extracted.outputs["breasts"], dictionary).data
     assert len(table) == len(extracted.breast_details) and extracted.selection.rule == "all"
+
+
+def test_tumour_side_with_the_worst_rule_is_a_usage_error(tmp_path):
+    (tmp_path / "sides.csv").write_text("patient_id,laterality\nP1,L\n")
+    result = runner.invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "x.csv"), "--per-patient", "worst",
+                                 "--tumour-side", str(tmp_path / "sides.csv")])
+    assert result.exit_code == 2 and "cannot go with --per-patient worst" in result.output
