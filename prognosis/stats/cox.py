@@ -21,12 +21,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from lifelines.utils import concordance_index
-from scipy import stats
 
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.cox_engine import CoxFitError, newton_cox
 from prognosis.stats.design import Design, check_rank
+from prognosis.stats.wald import terms_dict, terms_frame, wald_summary
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +65,10 @@ class CoxResult:
     n_clusters: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"coef": self.coef, "se": self.se, "hazard_ratio": self.hazard_ratio,
-             "lower": self.conf_int[:, 0], "upper": self.conf_int[:, 1], "p": self.p_value},
-            index=pd.Index(self.terms, name="term"),
-        )
+        return terms_frame(self)
 
     def to_dict(self) -> dict:
-        terms = {
-            term: {"hazard_ratio": float(hr), "lower": float(lo), "upper": float(up), "p": float(p),
-                   "coef": float(b), "se": float(se)}
-            for term, hr, (lo, up), p, b, se in zip(
-                self.terms, self.hazard_ratio, self.conf_int, self.p_value, self.coef, self.se)
-        }
+        terms = terms_dict(self)
         if self.robust_se is not None:
             for term, robust, naive in zip(self.terms, self.robust_se, self.naive_se):
                 terms[term].update(robust_se=float(robust), naive_se=float(naive))
@@ -297,12 +288,10 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
         cov = dfbeta.T @ dfbeta
         robust_se = np.sqrt(np.diag(cov))
     se = robust_se if robust else naive_se
-    z = stats.norm.ppf(0.5 + conf_level / 2.0)
-    conf_int = np.exp(np.column_stack([coef - z * se, coef + z * se]))
-    p_value = 2.0 * stats.norm.sf(np.abs(coef / se))
+    hazard_ratio, conf_int, p_value = wald_summary(coef, se, conf_level)
     concordance = _concordance(time, event, x @ coef, strata)
     return CoxResult(
-        terms=tuple(terms), coef=coef, se=se, hazard_ratio=np.exp(coef), conf_int=conf_int, p_value=p_value,
+        terms=tuple(terms), coef=coef, se=se, hazard_ratio=hazard_ratio, conf_int=conf_int, p_value=p_value,
         n=int(time.size), n_events=int(event.sum()), log_likelihood=fit.log_likelihood, log_likelihood_null=null_ll,
         concordance=concordance, ties=ties, conf_level=conf_level, naive_se=naive_se, robust_se=robust_se,
         covariance=cov, variance="robust" if robust else "model", n_strata=n_strata, n_clusters=n_clusters,

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from prognosis.errors import ModelError
 from prognosis.stats.design import Design
+from prognosis.stats.wald import terms_dict, terms_frame, wald_summary
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +49,10 @@ class FineGrayResult:
     conf_level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"coef": self.coef, "se": self.se, "hazard_ratio": self.hazard_ratio,
-             "lower": self.conf_int[:, 0], "upper": self.conf_int[:, 1], "p": self.p_value},
-            index=pd.Index(self.terms, name="term"))
+        return terms_frame(self)
 
     def to_dict(self) -> dict:
-        terms = {
-            term: {"hazard_ratio": float(hr), "lower": float(lo), "upper": float(up), "p": float(p),
-                   "coef": float(b), "se": float(se)}
-            for term, hr, (lo, up), p, b, se in zip(
-                self.terms, self.hazard_ratio, self.conf_int, self.p_value, self.coef, self.se)}
-        return {"terms": terms, "n": self.n, "events": self.n_events, "competing_events": self.n_competing,
+        return {"terms": terms_dict(self), "n": self.n, "events": self.n_events, "competing_events": self.n_competing,
                 "log_likelihood": self.log_likelihood}
 
 
@@ -231,11 +223,10 @@ def fit_fine_gray(time: np.ndarray, status: np.ndarray, design: Design, *, conf_
     inverse = np.linalg.inv(information)
     vcov = inverse @ problem.sandwich_middle(beta) @ inverse
     se = np.sqrt(np.diag(vcov))
-    z = stats.norm.ppf(0.5 + conf_level / 2.0)
+    hazard_ratio, conf_int, p_value = wald_summary(beta, se, conf_level)
     logger.debug("Fine–Gray converged in %d iterations", iteration)
     return FineGrayResult(
-        terms=tuple(terms), coef=beta, se=se, hazard_ratio=np.exp(beta),
-        conf_int=np.exp(np.column_stack([beta - z * se, beta + z * se])),
-        p_value=2.0 * stats.norm.sf(np.abs(beta / se)), vcov=vcov, n=int(time.size),
+        terms=tuple(terms), coef=beta, se=se, hazard_ratio=hazard_ratio, conf_int=conf_int,
+        p_value=p_value, vcov=vcov, n=int(time.size),
         n_events=int((status == 1).sum()), n_competing=int((status == 2).sum()),
         log_likelihood=-value, iterations=iteration, conf_level=conf_level)
