@@ -20,6 +20,7 @@ from prognosis._suggest import did_you_mean
 from prognosis.cohort.flow import FlowStep, check_flow_balances
 from prognosis.cohort.readers import Table
 from prognosis.dictionary import ColumnSpec
+from prognosis.dictionary.validate import rows_sharing_a_key
 from prognosis.errors import DataValidationError, SpecError, Violation
 from prognosis.spec import DAYS_PER_UNIT, EndpointSpec, VariableSpec
 
@@ -134,15 +135,13 @@ def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, Col
 def _repeated_keys(table: Table, key: str) -> list[Violation]:
     """One row per patient is what a survival analysis joins: name every repeated key."""
     ids = table.data[key]
-    repeated = ids[ids.duplicated(keep=False)]
     found = []
-    for row, value in repeated.items():
-        others = [str(r) for r in repeated.index[repeated == value] if r != row]
-        rule = (f"repeats the join key (also in row {', '.join(others)}); the analysis needs one row per "
-                f"{key} in every table")
+    for row, others in rows_sharing_a_key(ids).items():   # the index is already the spreadsheet row
+        rule = (f"repeats the join key (also in row {', '.join(map(str, others))}); the analysis needs one "
+                f"row per {key} in every table")
         if "laterality" in table.data.columns:
             rule += " (one row per breast? keep the tumour's side: prognosis extract --tumour-side)"
-        found.append(Violation(table.path, int(row), key, str(value), rule))
+        found.append(Violation(table.path, int(row), key, str(ids.loc[row]), rule))
     return found
 
 

@@ -8,7 +8,7 @@ lazily. Only a table with no violation is coerced to its declared types.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import pandas as pd
@@ -110,13 +110,31 @@ def build_schema(dictionary: DataDictionary) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=not dictionary.allow_extra, name=dictionary.table)
 
 
+def rows_sharing_a_key(keys: pd.Series | pd.DataFrame) -> dict[Hashable, list[Hashable]]:
+    """For each row whose key (one column, or all parts of a composite one) another row repeats,
+    the index labels of those other rows; rows with a missing key part are left out.
+
+    In row order: every duplicate-key message names the rows that repeat it, from this.
+    """
+    frame = keys.to_frame() if isinstance(keys, pd.Series) else keys
+    frame = frame[frame.notna().all(axis=1)]
+    repeated = frame[frame.duplicated(keep=False)]
+    others: dict[Hashable, list[Hashable]] = {}
+    for _, group in repeated.groupby(list(repeated.columns), sort=False, observed=True):
+        for index in group.index:
+            others[index] = [other for other in group.index if other != index]
+    return {index: others[index] for index in repeated.index}
+
+
+def _spreadsheet_rows(indices: list[Hashable]) -> str:
+    return ", ".join(str(int(i) + _HEADER_ROWS + 1) for i in indices)
+
+
 def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str) -> list[Violation]:
     """Turn pandera's failure cases into located, readable violations."""
     found: list[Violation] = []
-    key_rows: dict[object, list[int]] = {}
-    for case in cases.itertuples(index=False):
-        if case.check == "field_uniqueness" and case.index is not None:
-            key_rows.setdefault(case.failure_case, []).append(int(case.index) + _HEADER_ROWS + 1)
+    unique_columns = {str(c) for c in cases.loc[cases["check"] == "field_uniqueness", "column"]}
+    shared = {column: rows_sharing_a_key(text[column]) for column in unique_columns if column in text}
     for case in cases.itertuples(index=False):
         check = str(case.check)
         if case.index is None or (isinstance(case.index, float) and np.isnan(case.index)):
@@ -137,8 +155,8 @@ def _violations(cases: pd.DataFrame, text: pd.DataFrame, path: str) -> list[Viol
             rule = "is missing, but the column is required" if value is None else "is missing"
             found.append(Violation(path, row, column, None, rule))
         elif check == "field_uniqueness":
-            others = [r for r in key_rows.get(case.failure_case, []) if r != row]
-            rule = "is a duplicate key" + (f" (also in row {', '.join(map(str, others))})" if others else "")
+            others = shared[column].get(case.index, [])
+            rule = "is a duplicate key" + (f" (also in row {_spreadsheet_rows(others)})" if others else "")
             found.append(Violation(path, row, column, value, rule))
         else:
             found.append(Violation(path, row, column, value, check))
@@ -151,15 +169,10 @@ def _duplicate_keys(text: pd.DataFrame, dictionary: DataDictionary, path: str) -
     if len(columns) < 2 or not all(c in text.columns for c in columns):
         return []
     keys = text[list(columns)]
-    repeated = keys[keys.duplicated(keep=False) & keys.notna().all(axis=1)]
     label = " + ".join(columns)
-    found = []
-    for index, values in repeated.iterrows():
-        same = (repeated == values).all(axis=1)
-        others = [str(int(i) + _HEADER_ROWS + 1) for i in repeated.index[same] if i != index]
-        found.append(Violation(path, int(index) + _HEADER_ROWS + 1, label, " / ".join(map(str, values)),
-                               f"is a duplicate key (also in row {', '.join(others)})"))
-    return found
+    return [Violation(path, int(index) + _HEADER_ROWS + 1, label, " / ".join(map(str, keys.loc[index])),
+                      f"is a duplicate key (also in row {_spreadsheet_rows(others)})")
+            for index, others in rows_sharing_a_key(keys).items()]
 
 
 def _coerce(text: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:

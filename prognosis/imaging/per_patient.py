@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from prognosis.cohort.readers import read_raw
+from prognosis.dictionary.validate import rows_sharing_a_key
 from prognosis.errors import DataValidationError, Violation
 from prognosis.imaging.classify import CLASSES
 
@@ -84,10 +85,9 @@ def read_tumour_side(path: str | Path, *, column: str = "laterality", key: str =
         if pd.isna(side) or side not in SIDES:
             value = None if pd.isna(table[column].iloc[index]) else str(table[column].iloc[index])
             problems.append(Violation(str(path), row, column, value, f"is not one of {{{', '.join(SIDES)}}}"))
-    repeated = ids[ids.duplicated(keep=False) & ids.notna() & (ids != "")]
-    for index, patient in repeated.items():
-        others = [str(i + _HEADER_ROWS + 1) for i in repeated.index[repeated == patient] if i != index]
-        problems.append(Violation(str(path), int(index) + _HEADER_ROWS + 1, key, str(patient),
+    for index, repeats in rows_sharing_a_key(ids[ids != ""]).items():
+        others = [str(i + _HEADER_ROWS + 1) for i in repeats]
+        problems.append(Violation(str(path), int(index) + _HEADER_ROWS + 1, key, str(ids.loc[index]),
                                   f"is listed twice (also in row {', '.join(others)}); one tumour side per patient"))
     if problems:
         raise DataValidationError(problems)
