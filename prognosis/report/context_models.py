@@ -29,21 +29,30 @@ def imputation_context(result: AnalysisResult) -> dict[str, Any] | None:
     if mi is None:
         return None
     cc = result.models.adjusted
-    hr, ci, p, fmi = mi.hazard_ratio, mi.conf_int, mi.pooled.p_value, mi.pooled.fmi
-    rows = []
-    for i, term in enumerate(mi.terms):
-        j = cc.terms.index(term) if term in cc.terms else None
-        rows.append({
-            "label": term_label(term, result.variables), "marker": _is_marker(result, term),
-            "cc": "—" if j is None else ratio_ci(cc.hazard_ratio[j], *cc.conf_int[j]),
-            "cc_p": "—" if j is None else p_number(cc.p_value[j]),
-            "mi": ratio_ci(hr[i], ci[i, 0], ci[i, 1]), "mi_p": p_number(p[i]), "fmi": fmt_num(fmi[i]),
-        })
+    rows = [{**row, "fmi": fmt_num(fmi)} for row, fmi in zip(
+        _side_by_side(result, (mi.terms, mi.hazard_ratio, mi.conf_int, mi.pooled.p_value), "mi", cc, "cc"),
+        mi.pooled.fmi)]
     missing = [f"{_var_label(result, name)}: {count}" for name, count in mi.missing.items() if count]
     tests = [{"name": name, "text": f"F = {t.statistic:.2f} on ({t.df1}, {fmt_num(t.df2, 1)}) df, {fmt_p(t.p)}"}
              for name, t in (("D1 (pooled Wald)", mi.d1), ("D3 (pooled likelihood ratio)", mi.d3))]
     return {"m": mi.m, "seed": "not recorded" if mi.seed is None else str(mi.seed), "n": mi.n, "n_cc": cc.n,
             "rows": rows, "missing": "; ".join(missing) or "none", "tests": tests}
+
+
+def _side_by_side(result: AnalysisResult, main: tuple, main_key: str, other, other_key: str) -> list[dict[str, Any]]:
+    """One row per term of ``main`` (terms, hazard ratios, intervals, p-values): its HR and p under
+    ``main_key``, and ``other``'s for the same term under ``other_key`` ("—" where it has none)."""
+    terms, hazard_ratio, conf_int, p_value = main
+    rows = []
+    for i, term in enumerate(terms):
+        j = other.terms.index(term) if term in other.terms else None
+        rows.append({
+            "label": term_label(term, result.variables), "marker": _is_marker(result, term),
+            other_key: "—" if j is None else ratio_ci(other.hazard_ratio[j], *other.conf_int[j]),
+            f"{other_key}_p": "—" if j is None else p_number(other.p_value[j]),
+            main_key: ratio_ci(hazard_ratio[i], *conf_int[i]), f"{main_key}_p": p_number(p_value[i]),
+        })
+    return rows
 
 
 def _var_label(result: AnalysisResult, name: str) -> str:
@@ -74,15 +83,7 @@ def competing_context(result: AnalysisResult) -> dict[str, Any] | None:
     models = None
     cs, fg = cr.cause_specific, cr.fine_gray
     if cs is not None and fg is not None:
-        rows = []
-        for i, term in enumerate(fg.terms):
-            j = cs.terms.index(term) if term in cs.terms else None
-            rows.append({
-                "label": term_label(term, result.variables), "marker": _is_marker(result, term),
-                "cs": "—" if j is None else ratio_ci(cs.hazard_ratio[j], *cs.conf_int[j]),
-                "cs_p": "—" if j is None else p_number(cs.p_value[j]),
-                "fg": ratio_ci(fg.hazard_ratio[i], *fg.conf_int[i]), "fg_p": p_number(fg.p_value[i]),
-            })
+        rows = _side_by_side(result, (fg.terms, fg.hazard_ratio, fg.conf_int, fg.p_value), "fg", cs, "cs")
         models = {"rows": rows, "n": fg.n, "events": fg.n_events, "competing": fg.n_competing}
     return {"cause": cause, "others": ", ".join(others) or "none", "times": [f"{t:g}" for t in cr.times],
             "rows": cif_rows, "gray": gray, "models": models, "unknown": result.competing_unknown_cause}
