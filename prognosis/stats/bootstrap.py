@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prognosis._json import finite_or_none
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.cox_engine import CoxFitError, newton_cox
 from prognosis.stats.design import Design
-from prognosis.stats.discrimination import _float_or_none, harrell_c
+from prognosis.stats.discrimination import harrell_c
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +48,9 @@ class IndexValidation:
     n: int
 
     def to_dict(self) -> dict:
-        return {"apparent": _float_or_none(self.apparent), "training": _float_or_none(self.training),
-                "test": _float_or_none(self.test), "optimism": _float_or_none(self.optimism),
-                "corrected": _float_or_none(self.corrected), "optimism_se": _float_or_none(self.optimism_se),
+        return {"apparent": finite_or_none(self.apparent), "training": finite_or_none(self.training),
+                "test": finite_or_none(self.test), "optimism": finite_or_none(self.optimism),
+                "corrected": finite_or_none(self.corrected), "optimism_se": finite_or_none(self.optimism_se),
                 "n": self.n}
 
 
@@ -83,10 +84,10 @@ class ValidationResult:
     def to_dict(self) -> dict:
         slope = self.indexes["Slope"]
         return {"B": self.B, "seed": self.seed, "n_successful": self.indexes["Dxy"].n,
-                "c_apparent": _float_or_none(self.c_apparent), "c_optimism": _float_or_none(self.c_optimism),
-                "c_corrected": _float_or_none(self.c_corrected),
-                "slope_apparent": _float_or_none(slope.apparent), "slope_optimism": _float_or_none(slope.optimism),
-                "slope_corrected": _float_or_none(slope.corrected),
+                "c_apparent": finite_or_none(self.c_apparent), "c_optimism": finite_or_none(self.c_optimism),
+                "c_corrected": finite_or_none(self.c_corrected),
+                "slope_apparent": finite_or_none(slope.apparent), "slope_optimism": finite_or_none(slope.optimism),
+                "slope_corrected": finite_or_none(slope.corrected),
                 "dxy": self.indexes["Dxy"].to_dict(), "r2": self.indexes["R2"].to_dict(), "slope": slope.to_dict()}
 
 

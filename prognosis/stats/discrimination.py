@@ -16,7 +16,7 @@ from lifelines.utils import concordance_index
 from sksurv.metrics import brier_score, concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
 from sksurv.util import Surv
 
-from prognosis._json import finite_or_none as _float_or_none
+from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def _list(values: np.ndarray) -> list[float | None]:
-    return [_float_or_none(v) for v in np.asarray(values, dtype=float)]
+    return [finite_or_none(v) for v in np.asarray(values, dtype=float)]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class DiscriminationResult:
     n_events: int
 
     def to_dict(self) -> dict:
-        return {"harrell_c": _float_or_none(self.harrell_c), "uno_c": _float_or_none(self.uno_c),
-                "tau": _float_or_none(self.tau), "times": _list(self.times), "auc": _list(self.auc),
-                "mean_auc": _float_or_none(self.mean_auc), "brier": _list(self.brier),
-                "integrated_brier": _float_or_none(self.integrated_brier), "n": self.n, "events": self.n_events}
+        return {"harrell_c": finite_or_none(self.harrell_c), "uno_c": finite_or_none(self.uno_c),
+                "tau": finite_or_none(self.tau), "times": _list(self.times), "auc": _list(self.auc),
+                "mean_auc": finite_or_none(self.mean_auc), "brier": _list(self.brier),
+                "integrated_brier": finite_or_none(self.integrated_brier), "n": self.n, "events": self.n_events}
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:

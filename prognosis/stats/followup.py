@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prognosis._json import finite_or_none as _none
+from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.km import ConfType, kaplan_meier
@@ -36,7 +36,7 @@ class FollowUpResult:
     method: str = "reverse Kaplan-Meier"
 
     def to_dict(self) -> dict:
-        return {"median": _none(self.median), "lower": _none(self.lower), "upper": _none(self.upper),
+        return {"median": finite_or_none(self.median), "lower": finite_or_none(self.lower), "upper": finite_or_none(self.upper),
                 "method": self.method}
 
 

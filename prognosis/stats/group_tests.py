@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from prognosis._json import finite_or_none as _none
+from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 
@@ -149,7 +149,7 @@ class WeightedLogRankResult:
     expected: tuple[float, ...]
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "df": self.df, "p": _none(self.p), "rho": self.rho, "gamma": self.gamma}
+        return {"statistic": self.statistic, "df": self.df, "p": finite_or_none(self.p), "rho": self.rho, "gamma": self.gamma}
 
 
 def weighted_logrank_test(
@@ -212,7 +212,7 @@ class StratifiedLogRankResult:
     rho: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "df": self.df, "p": _none(self.p),
+        return {"statistic": self.statistic, "df": self.df, "p": finite_or_none(self.p),
                 "strata": [s.to_dict() for s in self.strata]}
 
 
@@ -249,8 +249,8 @@ class PairwiseComparison:
     p_bonferroni: float
 
     def to_dict(self) -> dict:
-        return {"groups": list(self.groups), "statistic": self.statistic, "p": _none(self.p),
-                "p_adjusted": _none(self.p_adjusted), "p_bonferroni": _none(self.p_bonferroni)}
+        return {"groups": list(self.groups), "statistic": self.statistic, "p": finite_or_none(self.p),
+                "p_adjusted": finite_or_none(self.p_adjusted), "p_bonferroni": finite_or_none(self.p_bonferroni)}
 
 
 @dataclass(frozen=True)
@@ -318,7 +318,7 @@ class TrendTestResult:
     rho: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "df": self.df, "p": _none(self.p), "scores": dict(self.scores)}
+        return {"statistic": self.statistic, "df": self.df, "p": finite_or_none(self.p), "scores": dict(self.scores)}
 
 
 def logrank_trend_test(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from prognosis._json import finite_or_none as _plain
+from prognosis._json import finite_or_none
 from prognosis.cohort.assemble import Cohort, Variable
 from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.cox import Ties, fit_cox
@@ -36,8 +36,8 @@ class SubgroupEstimate:
     p: float
 
     def to_dict(self) -> dict:
-        return {"hazard_ratio": _plain(self.hazard_ratio), "lower": _plain(self.lower),
-                "upper": _plain(self.upper), "p": _plain(self.p)}
+        return {"hazard_ratio": finite_or_none(self.hazard_ratio), "lower": finite_or_none(self.lower),
+                "upper": finite_or_none(self.upper), "p": finite_or_none(self.p)}
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,11 @@ class SubgroupFactor:
     interaction_p_adjusted: float | None
 
     def to_dict(self) -> dict:
-        out = {"interaction_p": _plain(self.interaction_p),
-               "interaction_statistic": _plain(self.interaction_statistic), "interaction_df": self.interaction_df,
+        out = {"interaction_p": finite_or_none(self.interaction_p),
+               "interaction_statistic": finite_or_none(self.interaction_statistic), "interaction_df": self.interaction_df,
                "levels": {level.level: level.to_dict() for level in self.levels}}
         if self.interaction_p_adjusted is not None:
-            out["interaction_p_adjusted"] = _plain(self.interaction_p_adjusted)
+            out["interaction_p_adjusted"] = finite_or_none(self.interaction_p_adjusted)
         return out
 
 

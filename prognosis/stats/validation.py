@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prognosis._json import finite_or_none
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.bootstrap import ValidationResult, bootstrap_validate
 from prognosis.stats.checks import check_survival
@@ -23,7 +24,7 @@ from prognosis.stats.compare import MIN_EVENTS_PER_VARIABLE
 from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.cox_engine import newton_cox
 from prognosis.stats.design import Design
-from prognosis.stats.discrimination import DiscriminationResult, _float_or_none, discrimination
+from prognosis.stats.discrimination import DiscriminationResult, discrimination
 from prognosis.stats.km import kaplan_meier
 
 logger = logging.getLogger(__name__)
@@ -127,8 +128,8 @@ class CalibrationGroup:
     upper: float
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "predicted": _float_or_none(self.predicted), "observed": _float_or_none(self.observed),
-                "lower": _float_or_none(self.lower), "upper": _float_or_none(self.upper)}
+        return {"n": self.n, "predicted": finite_or_none(self.predicted), "observed": finite_or_none(self.observed),
+                "lower": finite_or_none(self.lower), "upper": finite_or_none(self.upper)}
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class CalibrationResult:
 
     def to_dict(self) -> dict:
         return {"time": self.time, "groups": [g.to_dict() for g in self.groups],
-                "slope": _float_or_none(self.slope), "slope_se": _float_or_none(self.slope_se),
+                "slope": finite_or_none(self.slope), "slope_se": finite_or_none(self.slope_se),
                 "conf_level": self.conf_level}
 
 
