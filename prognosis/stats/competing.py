@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prognosis.errors import ModelError
+from prognosis.stats.checks import check_competing
 from prognosis.stats.competing_cif import CIFCurve, GrayTest, aalen_johansen, gray_test
 from prognosis.stats.cox import CoxResult, fit_cox
 from prognosis.stats.design import Design
@@ -67,8 +68,9 @@ def cause_specific_cox(time: np.ndarray, cause_codes: np.ndarray, design: Design
     ----------
     R ``survival::coxph(Surv(time, status == cause) ~ ...)``.
     """
-    event = (np.asarray(cause_codes, dtype=object) == cause_of_interest).astype(float)
-    return fit_cox(np.asarray(time, dtype=float), event, design, ties=ties, conf_level=conf_level)
+    time, codes = check_competing(time, cause_codes, causes=None, design=design.matrix)
+    event = (codes == cause_of_interest).astype(float)
+    return fit_cox(time, event, design, ties=ties, conf_level=conf_level)
 
 
 def _label(value: object) -> str:
@@ -118,14 +120,8 @@ def competing_risks(time: np.ndarray, cause_codes: np.ndarray, *, cause_of_inter
     ----------
     R ``cmprsk::cuminc``, ``cmprsk::timepoints``, ``cmprsk::crr``; ``survival::coxph``.
     """
-    time = np.asarray(time, dtype=float)
-    codes = np.asarray(cause_codes, dtype=object)
-    if time.ndim != 1 or codes.shape != time.shape:
-        raise ModelError("time and cause_codes must be one-dimensional arrays of the same length")
-    if time.size == 0 or np.isnan(time).any() or (time <= 0).any():
-        raise ModelError("follow-up times must be present and positive for every patient")
-    if any(c is None or (isinstance(c, float) and np.isnan(c)) for c in codes):
-        raise ModelError("cause_codes must not contain missing values")
+    time, codes = check_competing(time, cause_codes, causes=None, censor_code=censor_code, group=group,
+                                  design=None if design is None else design.matrix)
     cause_event = codes == cause_of_interest
     if not cause_event.any():
         raise ModelError(f"no patient has the cause of interest ({cause_of_interest!r}), so competing risks "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from prognosis._json import finite_or_none as _json
+from prognosis.stats.checks import check_competing, check_indicator, check_survival
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +134,8 @@ def aalen_johansen(time: np.ndarray, cause_event: np.ndarray, other_event: np.nd
     R ``cmprsk::cuminc`` (Fortran ``cinc``) and ``cmprsk::timepoints``; Gray RJ (1988) Ann Stat
     16:1141-1154; Aalen OO, Johansen S (1978) Scand J Stat 5:141-150.
     """
-    time = np.asarray(time, dtype=float)
-    cause_event = np.asarray(cause_event, dtype=float)
-    other_event = np.asarray(other_event, dtype=float)
+    time, cause_event = check_survival(time, cause_event, require_events=False)
+    other_event = check_indicator(other_event, time.size, name="other_event")
     unique, at_risk, (d1, d2) = _tie_counts(time, cause_event, other_event)
     d = d1 + d2
     surv_after = np.cumprod(1.0 - d / at_risk)                    # all-cause KM, S(t)
@@ -198,6 +198,7 @@ def gray_test(time: np.ndarray, status: np.ndarray, group_index: np.ndarray, *, 
     R ``cmprsk::cuminc(...)$Tests`` (Fortran ``crst``, one stratum); Gray RJ (1988) Ann Stat
     16:1141-1154.
     """
+    time, status = check_competing(time, status, causes=(1, 2), group_index=group_index)
     order = np.argsort(time, kind="stable")
     time, status, group_index = (np.asarray(a)[order] for a in (time, status, group_index))
     k = int(group_index.max()) + 1

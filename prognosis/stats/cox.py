@@ -101,6 +101,7 @@ def score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray, coef: np
     ----------
     R ``survival::residuals.coxph(type = "score")`` (C routine ``coxscore``).
     """
+    time, event = check_survival(time, event, require_events=False, x=x, strata=strata)
     x = np.asarray(x, dtype=float)
     out = np.zeros_like(x)
     groups = np.zeros(time.size) if strata is None else np.asarray(strata)
@@ -240,7 +241,7 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
     R ``survival::coxph``; Efron B (1977) JASA 72:557-565; Lin DY, Wei LJ (1989) JASA
     84:1074-1078 (robust variance).
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, design=design.matrix)
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
     strata = _check_groups(strata, time.size, "strata")

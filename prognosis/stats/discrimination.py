@@ -64,8 +64,8 @@ def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     R ``survival::concordance(Surv(time, status) ~ risk, reverse = TRUE)``; Harrell FE et al.
     (1982) JAMA 247:2543-2546.
     """
-    return float(concordance_index(np.asarray(time, dtype=float), -np.asarray(risk, dtype=float),
-                                   np.asarray(event, dtype=float)))
+    time, event = check_survival(time, event, risk=risk)
+    return float(concordance_index(time, -np.asarray(risk, dtype=float), event))
 
 
 def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, times: tuple[float, ...] | np.ndarray,
@@ -102,7 +102,7 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
     Hung H, Chiang CT 2010, Can J Stat 38:8-26), ``brier_score`` and ``integrated_brier_score``
     (Graf E et al. 1999, Stat Med 18:2529-2545).
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, risk=risk)
     risk = np.asarray(risk, dtype=float)
     times = np.asarray(times, dtype=float)
     if risk.shape != time.shape or np.isnan(risk).any():

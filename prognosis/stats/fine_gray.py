@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from prognosis.errors import ModelError
+from prognosis.stats.checks import check_competing
 from prognosis.stats.design import Design
 from prognosis.stats.wald import terms_dict, terms_frame, wald_summary
 
@@ -188,8 +189,7 @@ def fit_fine_gray(time: np.ndarray, status: np.ndarray, design: Design, *, conf_
     ----------
     R ``cmprsk::crr`` (cmprsk 2.2); Fine JP, Gray RJ (1999) JASA 94:496-509.
     """
-    time = np.asarray(time, dtype=float)
-    status = np.asarray(status, dtype=int)
+    time, status = check_competing(time, status, causes=(1, 2), design=design.matrix)
     terms = design.terms
     if not terms:
         raise ModelError("the Fine–Gray model needs at least one covariate")

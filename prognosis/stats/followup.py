@@ -16,7 +16,7 @@ import pandas as pd
 
 from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
-from prognosis.stats.checks import check_survival
+from prognosis.stats.checks import check_survival, check_time
 from prognosis.stats.km import ConfType, kaplan_meier
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def median_followup_by(
     conf_level: float = 0.95, conf_type: ConfType = "log", by: str = "group",
 ) -> dict[str, FollowUpResult]:
     """:func:`median_followup` within each level of ``group``, in ``levels`` order (default sorted)."""
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, group=group)
     labels = _labels(group, by, time.size)
     order = [lv for lv in (levels or sorted(set(labels))) if lv in set(labels)]
     return {lv: median_followup(time[labels == lv], event[labels == lv], conf_level=conf_level, conf_type=conf_type)
@@ -122,9 +122,7 @@ def numbers_at_risk(
     ----------
     R ``summary(survfit(Surv(time, status) ~ group), times = times, extend = TRUE)$n.risk``.
     """
-    time = np.asarray(time, dtype=float)
-    if time.ndim != 1 or np.isnan(time).any():
-        raise ModelError("time must be a one-dimensional array without missing values")
+    time = check_time(time)
     labels = np.full(time.size, "all", dtype=object) if group is None else _labels(group, by, time.size)
     present = set(labels)
     order = [lv for lv in (levels or sorted(present)) if lv in present]

@@ -283,8 +283,7 @@ def pairwise_logrank_test(
     R: ``survdiff(Surv(time, status) ~ group, data = subset(d, group %in% pair))`` for each pair,
     then ``p.adjust(p, method = "holm")`` and ``"bonferroni"``.
     """
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
+    time, event = check_survival(time, event, group=group, strata=strata)
     labels = _labels(group, by)
     order = _levels(labels, levels, by)
     strata = None if strata is None else np.asarray(strata, dtype=object)

@@ -145,8 +145,7 @@ def kaplan_meier(
     ----------
     R ``survival::survfit.formula`` and ``survival:::quantile.survfit``.
     """
-    time = np.asarray(time, dtype=float)
-    event = np.asarray(event, dtype=float)
+    time, event = check_survival(time, event, require_events=False)
     fit = SurvfuncRight(time, event)
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
     surv = np.asarray(fit.surv_prob, dtype=float)
@@ -212,7 +211,7 @@ def kaplan_meier_by(
     --------
     kaplan_meier, prognosis.stats.logrank.logrank_test
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, group=group)
     labels = pd.Series(np.asarray(group, dtype=object)).map(lambda v: str(v)).to_numpy()
     present = set(labels)
     order = [lv for lv in (levels or sorted(present)) if lv in present]

@@ -11,6 +11,7 @@ from scipy import stats
 from statsmodels.duration.survfunc import survdiff
 
 from prognosis.errors import ModelError
+from prognosis.stats.checks import check_survival
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +42,16 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: 
     ----------
     R ``survival::survdiff(Surv(time, status) ~ group)``.
     """
+    time, event = check_survival(time, event, group=group)
     group = np.asarray(group, dtype=object)
     levels = tuple(sorted(set(group.tolist()), key=str))
     if len(levels) < 2:
         only = levels[0] if levels else "none"
         raise ModelError(f"{by} has only one level ({only!r}) among the analysed patients, so groups cannot be compared")
-    statistic, _ = survdiff(np.asarray(time, dtype=float), np.asarray(event, dtype=float), group)
+    statistic, _ = survdiff(time, event, group)
     # statsmodels returns 1 - cdf, which underflows to 0 for strong effects; sf keeps the digits.
     p = stats.chi2.sf(statistic, len(levels) - 1)
-    observed = tuple(int(np.asarray(event)[group == lv].sum()) for lv in levels)
+    observed = tuple(int(event[group == lv].sum()) for lv in levels)
     return LogRankResult(float(statistic), len(levels) - 1, float(p), tuple(map(str, levels)), observed)
 
 

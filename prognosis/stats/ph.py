@@ -192,7 +192,7 @@ def ph_test(time: np.ndarray, event: np.ndarray, design: Design, cox: CoxResult,
     R ``survival::cox.zph(fit, transform = ...)``, survival >= 3.0 (the score test);
     Grambsch PM, Therneau TM (1994) Biometrika 81:515-526.
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, design=design.matrix, strata=strata)
     if transform not in ("km", "rank", "identity"):
         raise ValueError(f"transform must be 'km', 'rank' or 'identity', not {transform!r}")
     if tuple(cox.terms) != tuple(design.terms) or not design.terms:

@@ -20,6 +20,7 @@ from scipy import stats
 from prognosis._json import finite_or_none
 from prognosis.cohort.assemble import Cohort, Variable
 from prognosis.errors import ModelError, PrognosisWarning
+from prognosis.stats.checks import check_survival
 from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.design import design_matrix, level_labels
 
@@ -188,6 +189,7 @@ def subgroup_analysis(data: Cohort | pd.DataFrame, marker: Variable | str, by: S
         variables, frame = {}, data
         time_values = frame[time].to_numpy(dtype=float) if isinstance(time, str) else np.asarray(time, float)
         event_values = frame[event].to_numpy(dtype=float) if isinstance(event, str) else np.asarray(event, float)
+    time_values, event_values = check_survival(time_values, event_values, rows_of_data=np.arange(len(frame)))
 
     def resolve(v: Variable | str) -> Variable:
         if isinstance(v, Variable):

@@ -80,7 +80,7 @@ def baseline_hazard(time: np.ndarray, event: np.ndarray, x: np.ndarray | pd.Data
     ----------
     R ``survival::survfit.coxph`` (default ``stype = 2``); Breslow NE (1974) Biometrics 30:89-99.
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, x=getattr(x, "matrix", x))
     lp = linear_predictor(x, coef)
     center = float(lp.mean())
     risk = np.exp(lp - center)
@@ -150,8 +150,8 @@ class CalibrationResult:
 
 def calibration_slope(time: np.ndarray, event: np.ndarray, lp: np.ndarray, *, ties: Ties = "efron") -> tuple[float, float]:
     """Slope (and its SE) of a Cox regression of the outcome on a linear predictor; 1 = well calibrated."""
-    fit = newton_cox(np.asarray(time, dtype=float), np.asarray(event, dtype=float),
-                     np.asarray(lp, dtype=float)[:, None], ties=ties)
+    time, event = check_survival(time, event, lp=lp)
+    fit = newton_cox(time, event, np.asarray(lp, dtype=float)[:, None], ties=ties)
     return float(fit.coef[0]), float(np.sqrt(1.0 / fit.information[0, 0]))
 
 
@@ -176,7 +176,7 @@ def calibration_at(time: np.ndarray, event: np.ndarray, predicted_survival_at_t:
     R ``rms::calibrate(cph, u = t, cmethod = "KM")`` (grouped KM); van Houwelingen HC (2000)
     Stat Med 19:3401-3415 (calibration slope).
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, predicted_survival_at_t=predicted_survival_at_t)
     predicted = np.asarray(predicted_survival_at_t, dtype=float)
     if predicted.shape != time.shape or not np.all((predicted > 0) & (predicted < 1)):
         raise ModelError("predicted survival must have one value per patient, strictly between 0 and 1")
@@ -238,7 +238,7 @@ def validate_cox(time: np.ndarray, event: np.ndarray, design: Design, *, times: 
     ``calibration_time`` defaults to ``max(times)``. See :func:`discrimination`,
     :func:`calibration_at` and :func:`prognosis.stats.bootstrap_validate` for the parts.
     """
-    time, event = check_survival(time, event)
+    time, event = check_survival(time, event, design=design.matrix)
     fit = fit_cox(time, event, design, ties=ties)
     epv = events_per_variable(fit.n_events, len(fit.terms))
     base = baseline_hazard(time, event, design, fit.coef, ties=ties)
