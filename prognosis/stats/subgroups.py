@@ -187,8 +187,8 @@ def subgroup_analysis(data: Cohort | pd.DataFrame, marker: Variable | str, by: S
         time_values, event_values = data.time, data.event
     else:
         variables, frame = {}, data
-        time_values = frame[time].to_numpy(dtype=float) if isinstance(time, str) else np.asarray(time, float)
-        event_values = frame[event].to_numpy(dtype=float) if isinstance(event, str) else np.asarray(event, float)
+        time_values = frame[time].to_numpy() if isinstance(time, str) else time
+        event_values = frame[event].to_numpy() if isinstance(event, str) else event
     time_values, event_values = check_survival(time_values, event_values, rows_of_data=np.arange(len(frame)))
 
     def resolve(v: Variable | str) -> Variable:
