@@ -65,7 +65,9 @@ def merge_near_ties(time: np.ndarray, *, tolerance: float = NEAR_TIE_TOLERANCE) 
     if distinct.size < 2:
         return time
     gaps = np.diff(distinct)
-    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(distinct)) <= tolerance)
+    # R's mean() sums in long double: so does this, and a sum near the float maximum cannot overflow.
+    scale = float(np.mean(np.abs(distinct), dtype=np.longdouble))
+    tied = (gaps <= tolerance) | (gaps / scale <= tolerance)
     if not tied.any():
         return time
     cuts = distinct[np.concatenate(([True], ~tied))]
