@@ -78,6 +78,11 @@ def merge_near_ties(time: np.ndarray, *, tolerance: float = NEAR_TIE_TOLERANCE) 
     return merged
 
 
+def _patients(flags: np.ndarray) -> str:
+    n = int(np.count_nonzero(flags))
+    return f"{n} patient" if n == 1 else f"{n} patients"
+
+
 def _as_float(values: object, name: str) -> np.ndarray:
     try:
         array = np.asarray(values, dtype=float)
@@ -116,13 +121,13 @@ def check_time(time: object, *, what: str = "the cohort", merge: bool = True) ->
     if time.size == 0:
         raise ModelError(f"{what} has no patients to analyse")
     if np.isnan(time).any():
-        raise ModelError(f"time has {int(np.isnan(time).sum())} missing values in {what}; "
+        raise ModelError(f"time is missing for {_patients(np.isnan(time))} in {what}; "
                          "drop or impute those patients first")
     if np.isinf(time).any():
-        raise ModelError(f"time has {int(np.isinf(time).sum())} infinite values in {what}; follow-up must be a "
+        raise ModelError(f"time is infinite for {_patients(np.isinf(time))} in {what}; follow-up must be a "
                          "finite number (censor a patient at the last contact, not at infinity)")
     if (time <= 0).any():
-        raise ModelError(f"follow-up times must be positive: {int((time <= 0).sum())} are zero or negative in {what}")
+        raise ModelError(f"follow-up times must be positive: zero or negative for {_patients(time <= 0)} in {what}")
     return merge_near_ties(time) if merge else time
 
 
@@ -138,12 +143,12 @@ def check_indicator(values: object, n: int, *, name: str = "event", what: str = 
     if values.size != n:
         raise ModelError(f"time and {name} must have the same length ({n} and {values.size}) in {what}")
     if np.isnan(values).any():
-        raise ModelError(f"{name} has {int(np.isnan(values).sum())} missing values in {what}; "
+        raise ModelError(f"{name} is missing for {_patients(np.isnan(values))} in {what}; "
                          "drop or impute those patients first")
     bad = ~np.isin(values, (0.0, 1.0))
     if bad.any():
-        raise ModelError(f"{name} must be coded 0 (censored) or 1 (event): {int(bad.sum())} values in {what} are "
-                         "neither; recode it (for several causes of failure use the competing-risks functions)")
+        raise ModelError(f"{name} must be coded 0 (censored) or 1 (event), but is another value for {_patients(bad)} "
+                         f"in {what}; recode it (for several causes of failure use the competing-risks functions)")
     return values
 
 
@@ -162,7 +167,7 @@ def _check_matching(n: int, what: str, matching: dict[str, object]) -> None:
             raise ModelError(f"{name} must have one value per patient: {len(frame)} values for {n} patients in {what}")
         missing = frame.isna().to_numpy().reshape(n, -1).any(axis=1)
         if missing.any():
-            raise ModelError(f"{name} has missing values for {int(missing.sum())} patients in {what}; "
+            raise ModelError(f"{name} has missing values for {_patients(missing)} in {what}; "
                              "drop or impute them first")
         numeric = frame.select_dtypes(include="number").to_numpy(dtype=float)
         if numeric.size and np.isinf(numeric).any():
@@ -258,7 +263,7 @@ def check_competing(time: object, status: object, *, causes: Iterable[object] | 
                          f"({time.size} and {codes.size}) in {what}")
     missing = pd.isna(pd.Series(codes)).to_numpy()
     if missing.any():
-        raise ModelError(f"status has {int(missing.sum())} missing values in {what}; drop those patients or code "
+        raise ModelError(f"status is missing for {_patients(missing)} in {what}; drop those patients or code "
                          f"them as censored ({censor_code!r})")
     _check_matching(time.size, what, matching)
     if causes is None:
@@ -269,13 +274,14 @@ def check_competing(time: object, status: object, *, causes: Iterable[object] | 
         bad = ~np.isin(numeric, np.asarray(declared, dtype=float))
         if bad.any():
             raise ModelError(f"status must be {censor_code!r} (censored) or one of the causes "
-                             f"{', '.join(map(repr, causes))}: {int(bad.sum())} values in {what} are none of these; "
+                             f"{', '.join(map(repr, causes))}, but is another code for {_patients(bad)} in {what}; "
                              "recode them")
         return time, numeric.astype(int)
     bad = np.array([not any(_same_code(c, d) for d in declared) for c in codes], dtype=bool)
     if bad.any():
         raise ModelError(f"status must be {censor_code!r} (censored) or one of the causes "
-                         f"{', '.join(map(repr, causes))}: {int(bad.sum())} values in {what} are none of these; recode them")
+                         f"{', '.join(map(repr, causes))}, but is another code for {_patients(bad)} in {what}; "
+                         "recode them")
     return time, codes
 
 
