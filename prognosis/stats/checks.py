@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 NEAR_TIE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 __all__ = ["NEAR_TIE_TOLERANCE", "check_competing", "check_indicator", "check_survival", "check_time",
-           "merge_near_ties"]
+           "check_times_at", "merge_near_ties"]
 
 
 def merge_near_ties(time: np.ndarray, *, tolerance: float = NEAR_TIE_TOLERANCE) -> np.ndarray:
@@ -129,6 +129,29 @@ def check_time(time: object, *, what: str = "the cohort", merge: bool = True) ->
     if (time <= 0).any():
         raise ModelError(f"follow-up times must be positive: zero or negative for {_patients(time <= 0)} in {what}")
     return merge_near_ties(time) if merge else time
+
+
+def check_times_at(times: object, *, name: str = "times") -> tuple[float, ...]:
+    """Return the times at which estimates are reported (S(t), AUC, CIF at t) as a tuple of floats.
+
+    A single number counts as one time. Unlike follow-up, these are not merged or required to be
+    positive: S(0) = 1 is a fair question.
+
+    Raises
+    ------
+    ModelError
+        Not numeric, missing (NaN) or infinite: S(NaN) has no meaning and would otherwise be
+        reported as a number.
+    """
+    try:
+        values = np.asarray(times, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ModelError(f"{name} must be numbers (times at which to report estimates)") from None
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise ModelError(f"{name} must be finite numbers: {bad} of {values.size} are missing or infinite; "
+                         "give times within the follow-up")
+    return tuple(float(t) for t in values)
 
 
 def check_indicator(values: object, n: int, *, name: str = "event", what: str = "the cohort") -> np.ndarray:

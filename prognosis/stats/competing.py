@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prognosis.errors import ModelError
-from prognosis.stats.checks import check_competing
+from prognosis.stats.checks import check_competing, check_times_at
 from prognosis.stats.competing_cif import CIFCurve, GrayTest, aalen_johansen, gray_test
 from prognosis.stats.cox import CoxResult, fit_cox
 from prognosis.stats.design import Design
@@ -139,7 +139,7 @@ def competing_risks(time: np.ndarray, cause_codes: np.ndarray, *, cause_of_inter
     unknown = present - set(levels)
     if unknown:
         raise ModelError(f"group has values not in group_levels: {', '.join(sorted(unknown))}")
-    at = tuple(float(t) for t in times)
+    at = check_times_at(times)
     cause_label = _label(cause_of_interest)
 
     def curves(event: np.ndarray, cause: str) -> dict[str, CIFCurve]:

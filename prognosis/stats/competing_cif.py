@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from prognosis._json import finite_or_none as _json
-from prognosis.stats.checks import check_competing, check_indicator, check_survival
+from prognosis.stats.checks import check_competing, check_indicator, check_survival, check_times_at
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def aalen_johansen(time: np.ndarray, cause_event: np.ndarray, other_event: np.nd
     jump_time, estimate, variance = unique[jumps], cif[jumps], variance[jumps]
     lower, upper = loglog_interval(estimate, variance, conf_level=conf_level)
     followup = float(time.max())
-    at = tuple(sorted(set(float(t) for t in times)))
+    at = tuple(sorted(set(check_times_at(times))))
     est_at = _step_at(jump_time, estimate, followup, np.array(at))
     var_at = _step_at(jump_time, variance, followup, np.array(at))
     lo_at, up_at = loglog_interval(est_at, var_at, conf_level=conf_level)

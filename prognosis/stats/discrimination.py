@@ -18,7 +18,7 @@ from sksurv.util import Surv
 
 from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
-from prognosis.stats.checks import check_survival
+from prognosis.stats.checks import check_survival, check_times_at
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
     """
     time, event = check_survival(time, event, risk=risk)
     risk = np.asarray(risk, dtype=float)
-    times = np.asarray(times, dtype=float)
+    times = np.asarray(check_times_at(times), dtype=float)
     if risk.shape != time.shape or np.isnan(risk).any():
         raise ModelError("the risk score must have one non-missing value per patient")
     if times.ndim != 1 or times.size == 0 or np.any(np.diff(times) <= 0):

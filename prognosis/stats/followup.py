@@ -16,7 +16,7 @@ import pandas as pd
 
 from prognosis._json import finite_or_none
 from prognosis.errors import ModelError
-from prognosis.stats.checks import check_survival, check_time
+from prognosis.stats.checks import check_survival, check_time, check_times_at
 from prognosis.stats.km import ConfType, kaplan_meier
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def numbers_at_risk(
     labels = np.full(time.size, "all", dtype=object) if group is None else _labels(group, by, time.size)
     present = set(labels)
     order = [lv for lv in (levels or sorted(present)) if lv in present]
-    at = np.asarray(times, dtype=float)
+    at = np.asarray(check_times_at(times), dtype=float)
     counts = {}
     for lv in order:
         followup = np.sort(time[labels == lv])

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from prognosis.stats.checks import check_survival
+from prognosis.stats.checks import check_survival, check_times_at
 from prognosis.stats.logrank import LogRankResult, logrank_test
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ def kaplan_meier(
     R ``survival::survfit.formula`` and ``survival:::quantile.survfit``.
     """
     time, event = check_survival(time, event, require_events=False)
+    times = check_times_at(times)
     fit = SurvfuncRight(time, event)
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
     surv = np.asarray(fit.surv_prob, dtype=float)

@@ -19,7 +19,7 @@ import pandas as pd
 from prognosis._json import finite_or_none
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.bootstrap import ValidationResult, bootstrap_validate
-from prognosis.stats.checks import check_survival
+from prognosis.stats.checks import check_survival, check_times_at
 from prognosis.stats.compare import MIN_EVENTS_PER_VARIABLE
 from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.cox_engine import newton_cox
@@ -177,6 +177,7 @@ def calibration_at(time: np.ndarray, event: np.ndarray, predicted_survival_at_t:
     Stat Med 19:3401-3415 (calibration slope).
     """
     time, event = check_survival(time, event, predicted_survival_at_t=predicted_survival_at_t)
+    t = check_times_at(t, name="the calibration time")[0]
     predicted = np.asarray(predicted_survival_at_t, dtype=float)
     if predicted.shape != time.shape or not np.all((predicted > 0) & (predicted < 1)):
         raise ModelError("predicted survival must have one value per patient, strictly between 0 and 1")

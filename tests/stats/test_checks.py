@@ -19,7 +19,13 @@ from prognosis.cohort.assemble import Variable
 from prognosis.dictionary.model import ColumnSpec
 from prognosis.errors import ModelError
 from prognosis.stats.bootstrap import bootstrap_validate
-from prognosis.stats.checks import NEAR_TIE_TOLERANCE, check_competing, check_survival, merge_near_ties
+from prognosis.stats.checks import (
+    NEAR_TIE_TOLERANCE,
+    check_competing,
+    check_survival,
+    check_times_at,
+    merge_near_ties,
+)
 from prognosis.stats.competing import cause_specific_cox, competing_risks
 from prognosis.stats.competing_cif import aalen_johansen, gray_test
 from prognosis.stats.cox import fit_cox, score_residuals
@@ -368,3 +374,30 @@ def test_check_competing_returns_integer_codes():
     time, status = check_competing(GOOD_TIME, GOOD_STATUS.astype(float))
     assert status.dtype.kind == "i"
     assert_array_equal(status, GOOD_STATUS)
+
+
+AT_TIMES_CALLS = {
+    "kaplan_meier": lambda at: kaplan_meier(GOOD_TIME, GOOD_EVENT, times=at),
+    "kaplan_meier_by": lambda at: kaplan_meier_by(GOOD_TIME, GOOD_EVENT, GROUP, times=at),
+    "discrimination": lambda at: discrimination(GOOD_TIME, GOOD_EVENT, X["x"].to_numpy(), times=(5.0, *at)),
+    "numbers_at_risk": lambda at: numbers_at_risk(GOOD_TIME, GROUP, times=at),
+    "competing_risks": lambda at: competing_risks(GOOD_TIME, GOOD_STATUS, cause_of_interest=1, times=at),
+    "aalen_johansen": lambda at: aalen_johansen(GOOD_TIME, GOOD_EVENT, np.zeros(N), times=at),
+    "calibration_at": lambda at: calibration_at(GOOD_TIME, GOOD_EVENT, np.full(N, 0.5), at[0], groups=2),
+    "validate_cox": lambda at: validate_cox(GOOD_TIME, GOOD_EVENT, DESIGN, times=(5.0, *at), B=2, groups=2),
+}
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("name", sorted(AT_TIMES_CALLS))
+def test_reporting_time_that_is_not_finite_is_a_model_error(name, value):
+    # kaplan_meier(times=(nan,)) reported S = 0 and discrimination raised scikit-learn's ValueError.
+    with pytest.raises(ModelError):
+        AT_TIMES_CALLS[name]((value,))
+
+
+def test_reporting_times_are_floats():
+    assert check_times_at([1, 2.5]) == (1.0, 2.5)
+    assert check_times_at(3) == (3.0,)
+    with pytest.raises(ModelError, match="must be numbers"):
+        check_times_at(["soon"])
