@@ -11,6 +11,7 @@ DICOM PS3.3 C.8.11.7 (Mammography Image Module), C.7.6.3 (Image Pixel Module); P
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,10 +148,13 @@ def _cut_short(path: str, exc: Exception) -> DicomError | None:
 def _read(path: str, *, default_pixel_spacing_mm: float | None, log_for_processing: bool) -> Image:
     try:
         ds = pydicom.dcmread(path)
-    except (InvalidDicomError, EOFError, OSError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, InvalidDicomError) and not Path(path).is_file():
-            raise DicomError(f"{path}: cannot be opened ({type(exc).__name__})", path=path) from exc
-        raise DicomError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})", path=path) from exc
+    except InvalidDicomError as exc:
+        what = "is empty" if os.path.getsize(path) == 0 else "has no DICOM File Meta Information ('DICM' at byte 128)"
+        raise DicomError(f"{path}: not a DICOM file: it {what}", path=path) from exc
+    except OSError as exc:
+        raise DicomError(f"{path}: cannot be opened ({type(exc).__name__}: {exc.strerror or exc})", path=path) from exc
+    except EOFError as exc:
+        raise DicomError(f"{path}: not a readable DICOM file (it ends too early: {exc})", path=path) from exc
     check_used_elements(ds, path)
     _check(ds, path)
     check_pixel_module(ds, path)

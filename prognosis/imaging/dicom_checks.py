@@ -68,14 +68,16 @@ def _format(tag: int) -> str:
 
 
 def tag_in_text(text: str) -> str | None:
-    """The first standard ``(gggg,eeee)`` named in a message (pydicom names the element it fails on), else None.
+    """The first File Meta or Image Pixel Module tag named in a message, else None.
 
-    Tags outside the DICOM dictionary are passed over: "unexpected tag (0001,0035) instead of
-    (FFFE,E000)" quotes bytes of a wrong transfer syntax, not the element at fault.
+    pydicom names the element it finds wrong ("A (0028,0011) 'Columns' value of '0' is invalid",
+    "Missing required element: (0028,0006)"). Other tags are passed over: "unexpected tag
+    (0001,0035) instead of (FFFE,E000)" quotes pixel bytes read under a wrong transfer syntax,
+    not an element of the file.
     """
     for found in _TAG_IN_TEXT.finditer(text):
         tag = int(found.group(1), 16) << 16 | int(found.group(2), 16)
-        if keyword_for_tag(tag) and found.group(1).upper() != "FFFE":
+        if tag >> 16 in (0x0002, 0x0028) and keyword_for_tag(tag):
             return _format(tag)
     return None
 
@@ -144,11 +146,11 @@ def check_pixel_module(ds: pydicom.Dataset, path: str) -> None:
                          path=path, tag="(0028,0103)")
     rows = _integer(ds, "Rows", path, required=True)
     columns = _integer(ds, "Columns", path, required=True)
+    geometry = f"Rows (0028,0010) {rows} x Columns (0028,0011) {columns}"
     for keyword, tag, n in (("Rows", "(0028,0010)", rows), ("Columns", "(0028,0011)", columns)):
         if not 1 <= n <= MAX_SIDE_PIXELS:
-            raise DicomError(f"{path}: {keyword} {tag} is {n}; an image side must be 1 to {MAX_SIDE_PIXELS} "
-                             "pixels", path=path, tag=tag)
-    geometry = f"Rows (0028,0010) {rows} x Columns (0028,0011) {columns}"
+            raise DicomError(f"{path}: {geometry}: {keyword} {tag} must be 1 to {MAX_SIDE_PIXELS} pixels",
+                             path=path, tag=tag)
     # the longer side is the one out of proportion: its tag is the one named
     longer = "(0028,0010)" if rows >= columns else "(0028,0011)"
     if max(rows, columns) / min(rows, columns) > MAX_ASPECT_RATIO:

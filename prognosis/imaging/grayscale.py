@@ -156,7 +156,7 @@ def display_pixels(ds: pydicom.Dataset, path: str, *, log_for_processing: bool) 
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
         syntax = ds.file_meta.get("TransferSyntaxUID", "unknown") if hasattr(ds, "file_meta") else "unknown"
         # pydicom names the element it found wrong, e.g. "(0028,0006) 'Planar Configuration'"
-        raise DicomError(f"{path}: cannot decode Pixel Data (transfer syntax {syntax}): {exc}",
+        raise DicomError(f"{path}: cannot decode Pixel Data (7FE0,0010) (transfer syntax {syntax}): {exc}",
                          path=path, tag=tag_in_text(str(exc)) or "(7FE0,0010)") from exc
     if stored.ndim != 2:
         raise DicomError(f"{path}: pixel data has shape {stored.shape}, expected 2D", path=path, tag="(7FE0,0010)")
