@@ -125,14 +125,14 @@ def _write_work_files(work_dir: str | Path, file: str, image: dict, calcificatio
     _write_table(_image_frame(image), work / f"{key}.image.parquet")   # last: marks the image done
 
 
-def _record_lost_file(work_dir: str | Path, file: str, exc: BaseException) -> dict:
-    """Record a file whose extraction died with its worker (a decoder crash, the memory limit) as failed.
+def _record_failure(work_dir: str | Path, file: str, error: str) -> dict:
+    """Record as failed a file whose extraction raised past :func:`extract_image` or killed its worker.
 
-    Written like any failure, so a rerun skips it instead of killing a worker again.
+    Written like any failure, so a rerun reports it and does not extract it again (nor kill
+    another worker).
     """
     row = dict.fromkeys(IMAGE_COLUMNS)
-    row.update(file=file, status="failed", error=f"{file}: the worker extracting it stopped ({type(exc).__name__}); "
-               "the file may be too large for --memory-limit or crash a decoder", error_tag=None)
+    row.update(file=file, status="failed", error=error, error_tag=None)
     _write_work_files(work_dir, file, row, pd.DataFrame(), pd.DataFrame())
     return row
 
@@ -140,7 +140,14 @@ def _record_lost_file(work_dir: str | Path, file: str, exc: BaseException) -> di
 def _run_local(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionParameters, overlay_dir: str | None,
                ) -> Iterator[dict]:
     for path, file in todo:
-        yield process_file(path, file, str(work_dir), params, overlay_dir)
+        try:
+            row = process_file(path, file, str(work_dir), params, overlay_dir)
+        except OSError:
+            raise                  # the work folder or the overlays cannot be written: not this file's fault
+        except Exception as exc:   # noqa: BLE001 - one file's failure must not stop the batch
+            logger.info("extraction of %s raised %s", file, type(exc).__name__, exc_info=True)
+            row = _record_failure(work_dir, file, f"{file}: extraction failed ({type(exc).__name__}: {exc})")
+        yield row
 
 
 # Each worker's event loop wakes every 20 ms (tick watchdog) and samples its memory and the system
@@ -198,8 +205,10 @@ def _run_dask(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionPar
             try:
                 row = future.result()
             except Exception as exc:   # noqa: BLE001 - KilledWorker and the like: this file, not the batch
-                logger.info("worker lost on %s: %s", file, type(exc).__name__)
-                row = _record_lost_file(work_dir, file, exc)
+                logger.info("extraction of %s on a worker raised %s", file, type(exc).__name__)
+                row = _record_failure(work_dir, file, f"{file}: extraction failed on its worker ({type(exc).__name__}"
+                                      "); a worker that died may have run out of --memory-limit or met a decoder "
+                                      "crash")
             yield row
             future.release()
             nxt = next(pending, None)
