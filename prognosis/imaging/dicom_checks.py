@@ -54,6 +54,7 @@ USED_KEYWORDS = (
 
 _TAG_IN_TEXT = re.compile(r"\(([0-9A-Fa-f]{4}),\s*([0-9A-Fa-f]{4})\)")
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_PIXEL_DATA = 0x7FE00010
 _LONG_VRS = {vr.encode() for vr in ("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV")}
 
 
@@ -189,7 +190,7 @@ def where_cut_short(path: str | Path) -> tuple[str, str] | None:
     with open(path, "rb") as fp:
         def note(tag, vr, length) -> bool:
             seen.append((int(tag), fp.tell(), int(length)))
-            return False
+            return int(tag) == _PIXEL_DATA     # its header is all we need: do not read the pixels again
         try:
             pydicom.filereader.read_partial(fp, stop_when=note)
         except Exception:   # noqa: BLE001 - reading stops where the file is broken: that is the point
