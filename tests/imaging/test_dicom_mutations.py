@@ -170,3 +170,47 @@ def test_extract_reports_every_mutant_and_keeps_the_good_file(good_file, mutants
     assert provenance["n_failed"] == len(EXPECTED_TAG) and provenance["n_ok"] == 1
     assert provenance["n_resumed"] == len(EXPECTED_TAG) + 1          # the rerun read nothing again
     assert provenance["failures_table"] == "imaging.failures.csv"
+
+
+def _small_file(folder: Path) -> bytes:
+    import numpy as np
+
+    from prognosis.imaging.dicom_write import write_mammogram
+
+    rng = np.random.default_rng(0)
+    exposure = rng.uniform(500, 2000, (40, 32)).astype(np.float32)
+    path = folder / "small.dcm"
+    write_mammogram(path, exposure, spacing_mm=0.1, patient_id="F1", laterality="L", view="CC", rng=rng,
+                    intent="FOR PRESENTATION", photometric="MONOCHROME2", spacing_tag="PixelSpacing")
+    return path.read_bytes()
+
+
+def test_random_header_damage_is_an_image_or_a_dicom_error(tmp_path):
+    # a few random bytes overwritten in the header (file meta to the Pixel Data length) or the file
+    # cut anywhere: never another exception. 3,000 such cases found none (see the report of issue 9)
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    data = _small_file(tmp_path)
+    header_end = data.rindex(PIXEL_DATA) + 12
+    target = tmp_path / "damaged.dcm"
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(128, header_end - 1), st.integers(0, 255)), min_size=1, max_size=3),
+           st.one_of(st.none(), st.integers(0, len(data))))
+    def check(changes, cut):
+        damaged = bytearray(data)
+        for offset, value in changes:
+            damaged[offset] = value
+        target.write_bytes(bytes(damaged[:cut]))
+        try:
+            read_mammogram(target)
+        except DicomError as exc:
+            assert exc.path == str(target)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check()
