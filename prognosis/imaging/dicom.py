@@ -113,8 +113,13 @@ def read_mammogram(path: str | Path, *, default_pixel_spacing_mm: float | None =
     Raises
     ------
     DicomError
-        Not DICOM, corrupt, not MG, multi-frame, not monochrome, undecodable, a malformed
-        numeric tag or LUT, blank, or no spacing; ``tag`` names the tag at fault.
+        Not DICOM, empty, cut short (``tag`` is the element the file ends inside), a header
+        element that cannot be decoded, not MG, multi-frame, not monochrome, an Image Pixel
+        Module out of range (Samples per Pixel, Bits Allocated/Stored, Rows/Columns beyond
+        :data:`~prognosis.imaging.dicom_checks.MAX_SIDE_PIXELS`, ``MAX_PIXELS`` or
+        ``MAX_ASPECT_RATIO``), undecodable, a malformed numeric tag or LUT, blank, or no
+        spacing; ``tag`` names the tag at fault (None for a file that is not DICOM at all).
+        Nothing else: whatever pydicom or numpy raise on a broken file becomes a DicomError.
     """
     path = str(path)
     try:
