@@ -144,7 +144,9 @@ def _cut_short(path: str, exc: Exception) -> DicomError | None:
     if where is None:
         return None
     tag, keyword = where
-    error = DicomError(f"{path}: the file is cut short inside {keyword} {tag} (its header promises more bytes "
+    # (0002,0000) is the group length that the File Meta Information falls short of
+    element = "its File Meta Information, group length" if tag == "(0002,0000)" else keyword
+    error = DicomError(f"{path}: the file is cut short inside {element} {tag} (its header promises more bytes "
                        "than the file holds); copy it again from the source", path=path, tag=tag)
     error.__cause__ = exc
     return error
