@@ -4,7 +4,10 @@ Each image's tables are written atomically to a work folder (``<key>.calcificati
 ``<key>.clusters.parquet``, then ``<key>.image.parquet`` last, each via a temporary name and
 ``os.replace``). An image is done when its ``image`` file exists, so a killed run restarts where
 it stopped and no row is lost or duplicated; the tables are merged at the end. A corrupt or
-unsupported file is recorded (status ``failed``, with the DICOM tag at fault) and skipped.
+unsupported file is recorded (status ``failed``, with the DICOM tag at fault) and skipped; so is
+a file whose worker died (a decoder crash, the memory limit). A failed file is done too: a rerun
+reports it again from its work file and does not read it again. Every failure is listed in
+``<stem>.failures.csv`` beside the outputs and counted in the provenance.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def _image_frame(row: dict) -> pd.DataFrame:
     frame = pd.DataFrame([row], columns=list(IMAGE_COLUMNS))
     text = {"file", "status", "error", "error_tag", "patient_id", "laterality", "laterality_source", "view",
             "presentation_intent", "photometric", "presentation_lut_shape", "spacing_source", "calcification_class",
-            "focality"}
+            "focality", "reader_messages"}
     # fixed dtypes, so a failed image (all NA) concatenates like an extracted one
     return frame.astype({c: ("string" if c in text else "float64") for c in IMAGE_COLUMNS})
 
@@ -109,18 +112,42 @@ def process_file(path: str, file: str, work_dir: str, params: ExtractionParamete
                  overlay_dir: str | None = None) -> dict:
     """Extract one file and write its work files; returns the image row (runs on a worker)."""
     result = extract_image(path, params, file=file, overlay_dir=overlay_dir)
+    _write_work_files(work_dir, file, result.image, result.calcifications, result.clusters)
+    return result.image
+
+
+def _write_work_files(work_dir: str | Path, file: str, image: dict, calcifications: pd.DataFrame,
+                      clusters: pd.DataFrame) -> None:
     key = image_key(file)
     work = Path(work_dir)
-    _write_table(result.calcifications, work / f"{key}.calcifications.parquet")
-    _write_table(result.clusters, work / f"{key}.clusters.parquet")
-    _write_table(_image_frame(result.image), work / f"{key}.image.parquet")   # last: marks the image done
-    return result.image
+    _write_table(calcifications, work / f"{key}.calcifications.parquet")
+    _write_table(clusters, work / f"{key}.clusters.parquet")
+    _write_table(_image_frame(image), work / f"{key}.image.parquet")   # last: marks the image done
+
+
+def _record_failure(work_dir: str | Path, file: str, error: str) -> dict:
+    """Record as failed a file whose extraction raised past :func:`extract_image` or killed its worker.
+
+    Written like any failure, so a rerun reports it and does not extract it again (nor kill
+    another worker).
+    """
+    row = dict.fromkeys(IMAGE_COLUMNS)
+    row.update(file=file, status="failed", error=error, error_tag=None)
+    _write_work_files(work_dir, file, row, pd.DataFrame(), pd.DataFrame())
+    return row
 
 
 def _run_local(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionParameters, overlay_dir: str | None,
                ) -> Iterator[dict]:
     for path, file in todo:
-        yield process_file(path, file, str(work_dir), params, overlay_dir)
+        try:
+            row = process_file(path, file, str(work_dir), params, overlay_dir)
+        except OSError:
+            raise                  # the work folder or the overlays cannot be written: not this file's fault
+        except Exception as exc:   # noqa: BLE001 - one file's failure must not stop the batch
+            logger.info("extraction of %s raised %s", file, type(exc).__name__, exc_info=True)
+            row = _record_failure(work_dir, file, f"{file}: extraction failed ({type(exc).__name__}: {exc})")
+        yield row
 
 
 # Each worker's event loop wakes every 20 ms (tick watchdog) and samples its memory and the system
@@ -168,14 +195,27 @@ def _run_dask(todo: list[tuple[str, str]], work_dir: Path, params: ExtractionPar
         window = 4 * n_workers               # bounded: never more than this many images in flight
         pending = iter(todo)
         futures = as_completed()
+        files = {}
         for path, file in [item for _, item in zip(range(window), pending)]:
-            futures.add(client.submit(process_file, path, file, str(work_dir), params, overlay_dir, pure=False))
+            future = client.submit(process_file, path, file, str(work_dir), params, overlay_dir, pure=False)
+            files[future.key] = file
+            futures.add(future)
         for future in futures:
-            yield future.result()
+            file = files.pop(future.key)
+            try:
+                row = future.result()
+            except Exception as exc:   # noqa: BLE001 - KilledWorker and the like: this file, not the batch
+                logger.info("extraction of %s on a worker raised %s", file, type(exc).__name__)
+                row = _record_failure(work_dir, file, f"{file}: extraction failed on its worker ({type(exc).__name__}"
+                                      "); a worker that died may have run out of --memory-limit or met a decoder "
+                                      "crash")
+            yield row
             future.release()
             nxt = next(pending, None)
             if nxt is not None:
-                futures.add(client.submit(process_file, nxt[0], nxt[1], str(work_dir), params, overlay_dir, pure=False))
+                future = client.submit(process_file, nxt[0], nxt[1], str(work_dir), params, overlay_dir, pure=False)
+                files[future.key] = nxt[1]
+                futures.add(future)
     finally:
         client.close()
         if cluster is not None:
@@ -271,7 +311,8 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
     for row in stream:
         count += 1
         if row["status"] != "ok":
-            logger.warning("failed: %s (%s)", row["file"], row.get("error_tag") or "unreadable")
+            # INFO: every failure is reported once, in the failures table and by the CLI's summary
+            logger.info("failed: %s (%s)", row["file"], row.get("error_tag") or "unreadable")
         if on_progress:
             on_progress(count, total)
     keys = [image_key(file) for _, file in entries]
@@ -294,6 +335,39 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
                        int(len(images) - n_ok), len(done), selection, outputs)
 
 
+FAILURE_COLUMNS = ("file", "tag", "keyword", "error", "reader_messages")
+
+
+def failures_table(images: pd.DataFrame) -> pd.DataFrame:
+    """One row per file reported and skipped: the file, the tag at fault and its keyword (empty when the
+    file is not DICOM at all or the analysis failed), the error and what pydicom said about the file.
+
+    Written beside the outputs as ``<stem>.failures.csv`` (always CSV: it is read by people), with a
+    header even when no file failed.
+    """
+    if not len(images):
+        return pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    failed = images[images["status"] != "ok"]
+    tags = failed["error_tag"].astype("string") if "error_tag" in failed else pd.Series(pd.NA, index=failed.index)
+    keywords = [_keyword(t) for t in tags]
+    messages = failed["reader_messages"] if "reader_messages" in failed else pd.Series(pd.NA, index=failed.index)
+    return pd.DataFrame({"file": failed["file"].to_numpy(), "tag": tags.to_numpy(), "keyword": keywords,
+                         "error": failed["error"].to_numpy(), "reader_messages": messages.to_numpy()},
+                        columns=list(FAILURE_COLUMNS))
+
+
+def _keyword(tag) -> str | None:
+    """``Rows`` for ``(0028,0010)``; None when there is no tag."""
+    from pydicom.datadict import keyword_for_tag
+
+    if not isinstance(tag, str) or len(tag) != 11:
+        return None
+    try:
+        return keyword_for_tag(int(tag[1:5] + tag[6:10], 16)) or None
+    except ValueError:
+        return None
+
+
 def _write_outputs(out: Path, breasts, details, images, clusters, calcifications, params: ExtractionParameters,
                    dicom_dir: Path, *, n_resumed: int, selection: BreastSelection) -> dict[str, Path]:
     ext = ".csv" if out.suffix.lower() == ".csv" else ".parquet"
@@ -306,12 +380,16 @@ def _write_outputs(out: Path, breasts, details, images, clusters, calcifications
         _write_table(frame, path)
         outputs[name] = path
     failed = images[images["status"] != "ok"] if len(images) else images
+    path = Path(f"{stem}.failures.csv")
+    _write_table(failures_table(images), path)
+    outputs["failures"] = path
     provenance = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "prognosis_version": __version__,
         "input": str(dicom_dir),
         "parameters": params.to_dict(),
         "n_images": int(len(images)), "n_ok": int(len(images) - len(failed)), "n_failed": int(len(failed)),
+        "failures_table": outputs["failures"].name,
         "n_resumed": n_resumed, "n_breasts": int(len(details)),
         "per_patient": selection.to_dict(),
         # locations and tags only: no patient values leave through provenance

@@ -8,6 +8,13 @@ Mount in :mod:`prognosis.cli` with one line (commands at top level)::
 (or ``app.add_typer(imaging_app)`` to mount them unchanged under a group). Runs standalone as
 ``python -m prognosis.imaging.cli extract ...``. Exit codes follow prognosis.cli: 0 success,
 1 the input is at fault, 2 the command line is wrong.
+
+``extract`` exits 0 when some files were skipped: a bad file (not DICOM, cut short, a malformed
+tag) is reported and skipped, and the tables of every other file are complete and valid. A
+non-zero status would stop ``extract && run`` pipelines on every rerun for a file that no rerun
+can fix; the skipped files are instead listed on stderr (the first ten and a count), in
+``<stem>.failures.csv`` (file, tag, keyword, error, what pydicom said) and as ``n_failed`` in
+``<stem>.provenance.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Calcification extraction from mammograms, and synthetic phantoms.")
 
 EXIT_INPUT_ERROR = 1
+_SHOWN_FAILURES = 10      # skipped files listed on the terminal; all of them are in <stem>.failures.csv
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -116,8 +124,14 @@ def extract(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
     failed = result.images[result.images["status"] != "ok"] if len(result.images) else result.images
-    for _, row in failed.iterrows():
+    for _, row in failed.head(_SHOWN_FAILURES).iterrows():
         typer.echo(f"skipped: {row['file']}: {row['error']}", err=True)
+    if len(failed):
+        # exit status 0 all the same: the tables are complete for every other file, and a rerun
+        # would skip the same files again (see the module docstring)
+        more = len(failed) - _SHOWN_FAILURES
+        typer.echo(f"{len(failed)} file(s) skipped{f' ({more} not shown)' if more > 0 else ''}; file, tag and "
+                   f"error of each in {result.outputs.get('failures', 'the failures table')}", err=True)
     selection = result.selection
     typer.echo(f"{result.n_files} files: {result.n_ok} extracted, {result.n_failed} skipped"
                f"{f', {result.n_resumed} resumed' if result.n_resumed else ''}; {len(result.breast_details)} breasts")

@@ -11,6 +11,7 @@ DICOM PS3.3 C.8.11.7 (Mammography Image Module), C.7.6.3 (Image Pixel Module); P
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from prognosis.errors import DicomError
+from prognosis.imaging.dicom_checks import check_pixel_module, check_used_elements, tag_in_text, where_cut_short
 from prognosis.imaging.dicom_tags import (VIEWS, read_intent, read_laterality, read_spacing_mm, read_view,
                                           tag_numbers, tag_text)
 from prognosis.imaging.grayscale import display_pixels
@@ -69,9 +71,13 @@ def _check(ds: pydicom.Dataset, path: str) -> None:
                          "only mammograms are analysed", path=path, tag="(0008,0060)")
     for keyword, tag in _NUMERIC_TAGS:
         tag_numbers(ds, keyword, tag, path)
-    frames = int((tag_numbers(ds, "NumberOfFrames", "(0028,0008)", path) or [1])[0]) or 1
+    # 0 is read as 1, as before: some writers put 0 in a single-frame image
+    frames = (tag_numbers(ds, "NumberOfFrames", "(0028,0008)", path) or [1])[0] or 1
+    if frames < 1 or not float(frames).is_integer():
+        raise DicomError(f"{path}: Number of Frames (0028,0008) is {frames:g}; it must be a whole number from 1",
+                         path=path, tag="(0028,0008)")
     if frames != 1:
-        raise DicomError(f"{path}: {frames} frames (0028,0008); only single-frame 2D mammograms are "
+        raise DicomError(f"{path}: {frames:.0f} frames (0028,0008); only single-frame 2D mammograms are "
                          "analysed (tomosynthesis is not supported)", path=path, tag="(0028,0008)")
     if "PixelData" not in ds:
         raise DicomError(f"{path}: no Pixel Data (7FE0,0010)", path=path, tag="(7FE0,0010)")
@@ -107,15 +113,58 @@ def read_mammogram(path: str | Path, *, default_pixel_spacing_mm: float | None =
     Raises
     ------
     DicomError
-        Not DICOM, corrupt, not MG, multi-frame, not monochrome, undecodable, a malformed
-        numeric tag or LUT, blank, or no spacing; ``tag`` names the tag at fault.
+        Not DICOM, empty, cut short (``tag`` is the element the file ends inside), a header
+        element that cannot be decoded, not MG, multi-frame, not monochrome, an Image Pixel
+        Module out of range (Samples per Pixel, Bits Allocated/Stored, Rows/Columns beyond
+        :data:`~prognosis.imaging.dicom_checks.MAX_SIDE_PIXELS`, ``MAX_PIXELS`` or
+        ``MAX_ASPECT_RATIO``), undecodable, a malformed numeric tag or LUT, blank, or no
+        spacing; ``tag`` names the tag at fault (None for a file that is not DICOM at all).
+        Nothing else: whatever pydicom or numpy raise on a broken file becomes a DicomError.
     """
     path = str(path)
     try:
+        return _read(path, default_pixel_spacing_mm=default_pixel_spacing_mm, log_for_processing=log_for_processing)
+    except DicomError as exc:
+        raise _cut_short(path, exc) or exc
+    except Exception as exc:   # noqa: BLE001 - an untrusted file: whatever pydicom or numpy raises is its fault
+        cut = _cut_short(path, exc)
+        if cut is not None:
+            raise cut from exc
+        tag = tag_in_text(str(exc))
+        raise DicomError(f"{path}: cannot be read ({type(exc).__name__}{f' at {tag}' if tag else ''}); the file is "
+                         "corrupt or not a DICOM image", path=path, tag=tag) from exc
+
+
+def _cut_short(path: str, exc: Exception) -> DicomError | None:
+    """A DicomError naming where the file was cut, if it was (the cause of ``exc`` then), else None."""
+    try:
+        where = where_cut_short(path)
+    except OSError:
+        return None
+    if where is None:
+        return None
+    tag, keyword = where
+    # (0002,0000) is the group length that the File Meta Information falls short of
+    element = "its File Meta Information, group length" if tag == "(0002,0000)" else keyword
+    error = DicomError(f"{path}: the file is cut short inside {element} {tag} (its header promises more bytes "
+                       "than the file holds); copy it again from the source", path=path, tag=tag)
+    error.__cause__ = exc
+    return error
+
+
+def _read(path: str, *, default_pixel_spacing_mm: float | None, log_for_processing: bool) -> Image:
+    try:
         ds = pydicom.dcmread(path)
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise DicomError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})", path=path) from exc
+    except InvalidDicomError as exc:
+        what = "is empty" if os.path.getsize(path) == 0 else "has no DICOM File Meta Information ('DICM' at byte 128)"
+        raise DicomError(f"{path}: not a DICOM file: it {what}", path=path) from exc
+    except OSError as exc:
+        raise DicomError(f"{path}: cannot be opened ({type(exc).__name__}: {exc.strerror or exc})", path=path) from exc
+    except EOFError as exc:
+        raise DicomError(f"{path}: not a readable DICOM file (it ends too early: {exc})", path=path) from exc
+    check_used_elements(ds, path)
     _check(ds, path)
+    check_pixel_module(ds, path)
     spacing_mm, source = read_spacing_mm(ds, path=path, default_mm=default_pixel_spacing_mm)
     pixels, padding, shape = display_pixels(ds, path, log_for_processing=log_for_processing)
     tags = {

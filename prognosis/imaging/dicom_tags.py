@@ -36,7 +36,11 @@ def tag_text(ds: pydicom.Dataset, keyword: str) -> str:
 
 def tag_numbers(ds: pydicom.Dataset, keyword: str, tag: str, path: str) -> list[float] | None:
     """The values of a numeric tag (None if absent or empty); DicomError if any is not a finite number."""
-    value = ds.get(keyword)
+    try:
+        value = ds.get(keyword)
+    except Exception as exc:   # noqa: BLE001 - pydicom decodes on access: an IS of "inf" raises OverflowError
+        raise DicomError(f"{path}: {keyword} {tag} cannot be decoded ({type(exc).__name__})", path=path,
+                         tag=tag) from exc
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     values = list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
@@ -44,7 +48,7 @@ def tag_numbers(ds: pydicom.Dataset, keyword: str, tag: str, path: str) -> list[
         return None
     try:
         numbers = [float(v) for v in values]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DicomError(f"{path}: {keyword} {tag} is not numeric", path=path, tag=tag) from exc
     if not all(np.isfinite(numbers)):
         raise DicomError(f"{path}: {keyword} {tag} is not finite", path=path, tag=tag)

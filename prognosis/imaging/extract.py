@@ -22,6 +22,7 @@ from prognosis.imaging.filters import resample_to_spacing
 from prognosis.imaging.dicom import read_mammogram
 from prognosis.imaging.features import measure_calcifications
 from prognosis.imaging.params import ExtractionParameters
+from prognosis.imaging.reader_messages import captured_messages
 from prognosis.imaging.region import BreastRegion, find_breast
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ IMAGE_COLUMNS = ("file", "status", "error", "error_tag", "patient_id", "laterali
                  "presentation_intent", "photometric", "presentation_lut_shape", "n_padding", "pixel_spacing_mm", "spacing_source", "working_spacing_mm",
                  "rows", "columns", "breast_area_mm2", "pectoral_fraction", "n_candidates", "calcification_class",
                  "n_calcifications", "n_clusters", "n_suspicious_clusters", "n_foci", "extent_mm", "focality",
-                 "casting_score", "seconds")
+                 "casting_score", "seconds", "reader_messages")
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,10 @@ class Analysis:
     detection: Detection
 
 
-def _failed(file: str, exc: Exception, started: float) -> ImageResult:
+def _failed(file: str, exc: Exception, started: float, messages: list[str] | None = None) -> ImageResult:
     row = dict.fromkeys(IMAGE_COLUMNS)
     row.update(file=file, status="failed", error=str(exc), error_tag=getattr(exc, "tag", None),
-               seconds=time.perf_counter() - started)
+               seconds=time.perf_counter() - started, reader_messages="; ".join(messages) if messages else None)
     return ImageResult(row, pd.DataFrame(), pd.DataFrame())
 
 
@@ -125,19 +126,26 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
     """
     started = time.perf_counter()
     file = file if file is not None else str(path)
-    try:
-        image = read_mammogram(path, default_pixel_spacing_mm=params.default_pixel_spacing_mm)
-    except DicomError as exc:
-        logger.warning("skipped %s: %s", file, exc.tag or "unreadable")
-        return _failed(file, exc, started)
+    # what pydicom warns or logs about the file goes to its row, not to the terminal
+    failure = None
+    with captured_messages() as messages:
+        try:
+            image = read_mammogram(path, default_pixel_spacing_mm=params.default_pixel_spacing_mm)
+        except DicomError as exc:
+            failure = exc
+    if failure is not None:
+        # INFO, not WARNING: the batch reports every failure once, in its failures table
+        logger.info("skipped %s: %s", file, failure.tag or "unreadable")
+        return _failed(file, failure, started, messages)
     pixels = image.pixels
     if image.padding is not None:
         pixels = _fill_padding(pixels, image.padding)
     try:
         analysis, calcs, clusters, summary = analyse(pixels, image.pixel_spacing_mm, image.tags["view"], params)
-    except (ValueError, MemoryError, IndexError) as exc:   # a pathological image must not stop a batch
-        logger.warning("analysis failed for %s: %s", file, type(exc).__name__)
-        return _failed(file, exc, started)
+    except Exception as exc:   # noqa: BLE001 - a pathological image must not stop a batch: it is reported
+        logger.info("analysis failed for %s: %s", file, type(exc).__name__, exc_info=True)
+        return _failed(file, DicomError(f"{file}: analysis failed ({type(exc).__name__}: {exc})", path=str(path)),
+                       started, messages)
     tags = image.tags
     laterality, source = tags["laterality"], "header"
     if laterality not in ("L", "R"):
@@ -158,4 +166,5 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
         write_overlay(Path(overlay_dir) / (Path(file).with_suffix("").as_posix().replace("/", "__") + ".png"),
                       analysis, calcs, clusters)
     row["seconds"] = time.perf_counter() - started
+    row["reader_messages"] = "; ".join(messages) if messages else None
     return ImageResult(row, calcs.assign(file=file), clusters.assign(file=file))

@@ -18,6 +18,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
 from pydicom.uid import JPEGLSLossless, JPEGLSNearLossless
 
 from prognosis.errors import DicomError
+from prognosis.imaging.dicom_checks import tag_in_text
 from prognosis.imaging.dicom_tags import read_intent, tag_numbers, tag_text
 
 logger = logging.getLogger(__name__)
@@ -154,8 +155,9 @@ def display_pixels(ds: pydicom.Dataset, path: str, *, log_for_processing: bool) 
         stored = ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
         syntax = ds.file_meta.get("TransferSyntaxUID", "unknown") if hasattr(ds, "file_meta") else "unknown"
-        raise DicomError(f"{path}: cannot decode Pixel Data (transfer syntax {syntax}): {exc}",
-                         path=path, tag="(7FE0,0010)") from exc
+        # pydicom names the element it found wrong, e.g. "(0028,0006) 'Planar Configuration'"
+        raise DicomError(f"{path}: cannot decode Pixel Data (7FE0,0010) (transfer syntax {syntax}): {exc}",
+                         path=path, tag=tag_in_text(str(exc)) or "(7FE0,0010)") from exc
     if stored.ndim != 2:
         raise DicomError(f"{path}: pixel data has shape {stored.shape}, expected 2D", path=path, tag="(7FE0,0010)")
     bits_stored = int(ds.get("BitsStored", stored.dtype.itemsize * 8))

@@ -10,9 +10,10 @@ one breast per patient is a choice of the study, so it is explicit and recorded 
     column (``L``/``R``). The right choice for a prognostic marker of the tumour: the other breast's
     calcifications belong to another story.
 ``worst``
-    Keep each patient's most suspicious breast (class rank, then extent). For screening images
-    without a known tumour side; a benign finding in the contralateral breast can then stand in for
-    the tumour side's "none".
+    Keep each patient's most suspicious breast: the higher class rank; between breasts of one
+    class, the larger extent (a breast without extent counts as the smallest); if both tie, the
+    left breast, whatever the order of the rows. For screening images without a known tumour side;
+    a benign finding in the contralateral breast can then stand in for the tumour side's "none".
 
 Breasts not kept stay in the ``breasts_detail`` table; patients of the side table without an
 image of that side are counted, never invented.
@@ -105,7 +106,9 @@ def select_breasts(details: pd.DataFrame, rule: str, *, tumour_side: pd.Series |
     if rule == "worst":
         rank = details["calcification_class"].map(CLASSES.index)
         ordered = details.assign(_rank=rank, _extent=details["extent_mm"].fillna(-1))
-        ordered = ordered.sort_values(["patient_id", "_rank", "_extent"], ascending=[True, False, False])
+        # laterality last, ascending: a full tie keeps L, not whichever row came first
+        ordered = ordered.sort_values(["patient_id", "_rank", "_extent", "laterality"],
+                                      ascending=[True, False, False, True], kind="stable")
         kept = ordered.drop_duplicates("patient_id").drop(columns=["_rank", "_extent"])
         return BreastSelection(kept.sort_values(["patient_id", "laterality"]), rule, len(details) - len(kept))
     wanted = details["patient_id"].map(tumour_side)

@@ -26,8 +26,10 @@ def test_per_breast_table_validates(extracted):
     table = read_table("imaging", extracted.outputs["breasts"], DICTIONARY)
     assert len(table.data) == 15
     assert set(table.data["casting"].astype(str)) <= {"yes", "no"}
-    for name in ("images", "clusters", "calcifications", "breasts_detail", "provenance"):
+    for name in ("images", "clusters", "calcifications", "breasts_detail", "provenance", "failures"):
         assert extracted.outputs[name].exists()
+    failures = pd.read_csv(extracted.outputs["failures"])
+    assert failures.empty and list(failures.columns) == ["file", "tag", "keyword", "error", "reader_messages"]
     provenance = json.loads(extracted.outputs["provenance"].read_text())
     assert provenance["parameters"]["seed_cnr"] == 4.5 and provenance["n_images"] == 30
 
@@ -139,3 +141,44 @@ def test_existing_scheduler_started_apart(phantom_dir, extracted, tmp_path):
                 process.wait(timeout=30)
     assert result.n_ok == 4
     _same_counts(result, extracted, names)
+
+
+def _raising_for(name: str, real):
+    def extract(path, params, *, file=None, overlay_dir=None):
+        if file == name:
+            raise RuntimeError("a bug met on this one file")
+        return real(path, params, file=file, overlay_dir=overlay_dir)
+    return extract
+
+
+def test_a_file_that_raises_is_recorded_and_not_retried(phantom_dir, tmp_path, monkeypatch):
+    # a per-file exception that escapes extract_image (a bug, say) must not stop the batch, and the
+    # rerun must report it from its work file instead of meeting it again
+    import prognosis.imaging.batch as batch
+
+    names = _first_images(phantom_dir, tmp_path / "dicom", 2)
+    real = batch.extract_image
+    monkeypatch.setattr(batch, "extract_image", _raising_for(names[0], real))
+    out = tmp_path / "imaging.csv"
+    result = run_batch(tmp_path / "dicom", out)
+    assert (result.n_ok, result.n_failed) == (1, 1)
+    failures = pd.read_csv(result.outputs["failures"])
+    assert failures["file"].tolist() == [names[0]] and "RuntimeError" in failures["error"].item()
+    monkeypatch.setattr(batch, "extract_image", lambda *a, **k: pytest.fail("a done file was extracted again"))
+    again = run_batch(tmp_path / "dicom", out)
+    assert (again.n_resumed, again.n_failed) == (2, 1)
+
+
+def test_a_file_that_raises_on_a_dask_worker_is_recorded(phantom_dir, tmp_path, monkeypatch):
+    # in-process workers (processes=False) see the patched module; a KilledWorker takes the same path
+    from dask.distributed import LocalCluster
+
+    import prognosis.imaging.batch as batch
+
+    names = _first_images(phantom_dir, tmp_path / "dicom", 2)
+    monkeypatch.setattr(batch, "extract_image", _raising_for(names[1], batch.extract_image))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        result = run_batch(tmp_path / "dicom", tmp_path / "imaging.parquet", scheduler=cluster.scheduler_address)
+    assert (result.n_ok, result.n_failed) == (1, 1)
+    failed = result.images.set_index("file").loc[names[1]]
+    assert failed["status"] == "failed" and "RuntimeError" in failed["error"]

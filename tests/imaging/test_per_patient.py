@@ -41,6 +41,27 @@ def test_worst_rule_keeps_the_most_suspicious_breast():
     assert chosen.n_breasts_left_out == 2 and chosen.to_dict()["rule"] == "worst"
 
 
+def test_worst_rule_breaks_a_class_tie_by_extent_then_laterality():
+    # the module docstring: class rank, then the larger extent, then the left breast
+    details = pd.DataFrame({
+        "patient_id": ["A", "A", "B", "B", "C", "C", "D", "D"],
+        "laterality": ["L", "R", "L", "R", "R", "L", "R", "L"],
+        "calcification_class": ["casting", "casting", "powdery", "powdery", "crushed_stone", "crushed_stone",
+                                "coarse_benign", "coarse_benign"],
+        # A: the right breast's extent is larger; B: the left's; C: equal; D: none has an extent
+        "extent_mm": [10.0, 40.0, 50.0, 5.0, 20.0, 20.0, None, None],
+    })
+    chosen = select_breasts(details, "worst").breasts.set_index("patient_id")["laterality"].to_dict()
+    assert chosen == {"A": "R", "B": "L", "C": "L", "D": "L"}
+    # a breast with an extent beats one of the same class without (no extent is the smallest)
+    partial = pd.DataFrame({"patient_id": ["E", "E"], "laterality": ["L", "R"],
+                            "calcification_class": ["powdery", "powdery"], "extent_mm": [None, 3.0]})
+    assert select_breasts(partial, "worst").breasts["laterality"].tolist() == ["R"]
+    # the order of the rows does not matter
+    reordered = select_breasts(details.iloc[::-1], "worst").breasts.set_index("patient_id")["laterality"].to_dict()
+    assert reordered == chosen
+
+
 def test_tumour_rule_needs_sides():
     with pytest.raises(ValueError, match="tumour side"):
         select_breasts(_details(), "tumour")

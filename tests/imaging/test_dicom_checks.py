@@ -1,0 +1,95 @@
+"""Checks before decoding: absurd geometry refused naming Rows/Columns, where a cut file ends, tags in messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from prognosis.errors import DicomError
+from prognosis.imaging.dicom import read_mammogram
+from prognosis.imaging.dicom_checks import (MAX_ASPECT_RATIO, MAX_PIXELS, MAX_SIDE_PIXELS, check_pixel_module, tag_in_text,
+                                            where_cut_short)
+from prognosis.imaging.dicom_write import write_mammogram
+from prognosis.imaging.extract import extract_image
+
+
+def _write(path: Path, shape: tuple[int, int]) -> Path:
+    rng = np.random.default_rng(3)
+    exposure = rng.uniform(500, 2000, shape).astype(np.float32)
+    write_mammogram(path, exposure, spacing_mm=0.1, patient_id="G1", laterality="L", view="CC", rng=rng,
+                    intent="FOR PRESENTATION", photometric="MONOCHROME2", spacing_tag="PixelSpacing")
+    return path
+
+
+@pytest.mark.parametrize("shape, tag", [((2, 50_000), "(0028,0011)"), ((50_000, 2), "(0028,0010)")])
+def test_a_strip_of_pixels_is_refused_naming_rows_and_columns(tmp_path, shape, tag):
+    # issue 9, defect 19: a 2 x 50,000-pixel DICOM failed without naming the tag
+    path = _write(tmp_path / "strip.dcm", shape)
+    with pytest.raises(DicomError) as info:
+        read_mammogram(path)
+    message = str(info.value)
+    assert f"Rows (0028,0010) {shape[0]}" in message and f"Columns (0028,0011) {shape[1]}" in message
+    assert info.value.tag == tag           # the longer side, out of proportion
+    row = extract_image(path).image
+    assert row["status"] == "failed" and row["error_tag"] == tag
+
+
+def _with_geometry(tmp_path: Path, rows: int, columns: int) -> Path:
+    """A small valid file whose header claims another geometry (refused before any decoding)."""
+    path = _write(tmp_path / "g.dcm", (32, 24))
+    ds = pydicom.dcmread(path)
+    ds.Rows, ds.Columns = rows, columns
+    ds.save_as(path)
+    return path
+
+
+def test_limits_are_the_documented_ones(tmp_path):
+    # a side beyond the maximum
+    with pytest.raises(DicomError, match=f"Rows \\(0028,0010\\) must be 1 to {MAX_SIDE_PIXELS} pixels") as info:
+        read_mammogram(_with_geometry(tmp_path, MAX_SIDE_PIXELS + 1, 8000))
+    assert info.value.tag == "(0028,0010)"
+    # square but more pixels than memory allows: 16384 x 16384 = 268 Mpixel > 67 Mpixel
+    assert MAX_SIDE_PIXELS ** 2 > MAX_PIXELS
+    with pytest.raises(DicomError, match="Mpixel") as info:
+        read_mammogram(_with_geometry(tmp_path, MAX_SIDE_PIXELS, MAX_SIDE_PIXELS))
+    assert info.value.tag == "(0028,0010)"
+    # just beyond the aspect ratio: 1001 x 100 (> 10), not 1000 x 100 (= 10, which fails later, on
+    # the short pixel data, naming Pixel Data)
+    with pytest.raises(DicomError, match="not the shape of a mammogram"):
+        read_mammogram(_with_geometry(tmp_path, int(100 * MAX_ASPECT_RATIO) + 1, 100))
+    with pytest.raises(DicomError) as info:
+        read_mammogram(_with_geometry(tmp_path, int(100 * MAX_ASPECT_RATIO), 100))
+    assert info.value.tag == "(7FE0,0010)"
+
+
+@pytest.mark.parametrize("rows, columns", [(4096, 3328), (5928, 4728), (1, 1), (64, 640)])
+def test_real_geometries_pass(rows, columns):
+    # Hologic Selenia, Fuji full field, a single pixel, a 1:10 crop: the header check lets them through
+    ds = pydicom.Dataset()
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 1, 16, 12, 0
+    ds.Rows, ds.Columns = rows, columns
+    check_pixel_module(ds, "x.dcm")
+
+
+def test_where_cut_short_names_the_element(tmp_path):
+    path = _write(tmp_path / "c.dcm", (32, 24))
+    data = path.read_bytes()
+    assert where_cut_short(path) is None                       # whole
+    pixel_value = data.rindex(b"\xe0\x7f\x10\x00") + 12
+    for size, expected in [(pixel_value - 4, "(7FE0,0010)"), (pixel_value + 10, "(7FE0,0010)"),
+                           (139, "(0002,0000)")]:
+        path.write_bytes(data[:size])
+        assert where_cut_short(path) == (expected, "PixelData" if expected == "(7FE0,0010)"
+                                         else "FileMetaInformationGroupLength"), size
+    path.write_bytes(b"not dicom at all" * 20)
+    assert where_cut_short(path) is None
+
+
+def test_tag_in_text_takes_pixel_module_tags_only():
+    assert tag_in_text("A (0028,0011) 'Columns' value of '0' is invalid") == "(0028,0011)"
+    assert tag_in_text("Unable to decode as a (0002,0010) 'Transfer Syntax UID'") == "(0002,0010)"
+    assert tag_in_text("Found unexpected tag (0F98,0F9A) instead of (FFFE,E000)") is None
+    assert tag_in_text("no tag here") is None
