@@ -181,3 +181,35 @@ def test_quantile_outside_zero_one_is_refused():
     curve = kaplan_meier(np.array([1.0, 2.0]), np.array([1, 0]))
     with pytest.raises(ModelError, match="probability"):
         curve.quantile(1.5)
+
+
+def test_results_json_keeps_the_lower_limit_of_a_median_not_reached(tmp_path):
+    # The whole path, spec -> results.json, on survival::ovarian with km: {by: rx} (log-log, the
+    # report's default): rx = 2 does not reach its median but R gives its lower limit, 464.
+    import yaml
+
+    from prognosis.pipeline import run
+    from prognosis.spec import load_spec
+
+    data = pd.read_csv(EDGES / "ovarian.csv")
+    data.insert(0, "patient_id", [f"OV{i:02d}" for i in range(1, len(data) + 1)])
+    data["rx"] = data["rx"].map({1: "1", 2: "2"})
+    data.to_csv(tmp_path / "ovarian.csv", index=False)
+    dictionary = {"table": "ovarian", "key": "patient_id", "columns": {
+        "patient_id": {"type": "string", "required": True},
+        "futime": {"type": "numeric", "unit": "days", "min": 1},
+        "fustat": {"type": "binary", "required": True},
+        "rx": {"type": "categorical", "levels": ["1", "2"]},
+        "age": {"type": "numeric", "unit": "years", "min": 18, "max": 110}}}
+    (tmp_path / "ovarian.yaml").write_text(yaml.safe_dump(dictionary))
+    spec = {"title": "ovarian", "tables": [{"name": "ovarian", "path": "ovarian.csv", "dictionary": "ovarian.yaml"}],
+            "join": "patient_id", "endpoint": {"time": {"column": "futime", "unit": "days"}, "event": "fustat",
+                                               "unit": "days"},
+            "marker": {"name": "rx", "reference": "1"}, "covariates": ["age"], "km": {"by": "rx"},
+            "ph_test": False}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    document = run(load_spec(tmp_path / "spec.yaml"), progress=False).to_dict()
+    for group in ("1", "2"):
+        expected = EDGE_REFERENCE["ovarian"]["log-log"][group]["median"]
+        assert document["km"]["groups"][group]["median"] == expected  # null where R says NA
+    assert document["km"]["groups"]["2"]["median"] == {"estimate": None, "lower": 464, "upper": None}
