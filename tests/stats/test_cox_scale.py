@@ -147,3 +147,20 @@ def test_fine_gray_separation_names_the_term(max_iter):
     with pytest.raises(ModelError, match=r"sex\[f\].*monotone likelihood") as info:
         _fine_gray(["sex", "age"], status=status, max_iter=max_iter)
     assert "age" not in str(info.value).split("cannot")[0]
+
+
+def test_a_ratio_beyond_floating_point_is_null_in_results_json():
+    # exp(8493.6) overflows (R prints Inf): results.json (allow_nan=False) carries null there, and
+    # the coefficient and SE as numbers, valid against the published schema.
+    import jsonschema
+
+    from prognosis.results import results_schema
+
+    terms = _fit(MODELS["mol"]).to_dict()["terms"]
+    json.dumps(terms, allow_nan=False)
+    assert terms["bili_mol"]["hazard_ratio"] is None and terms["bili_mol"]["upper"] is None
+    assert_allclose(terms["bili_mol"]["coef"], REFERENCE["fits"]["mol_efron"]["terms"]["bili_mol"]["coef"], rtol=RTOL)
+    schema = results_schema()
+    term_schema = {"$defs": schema["$defs"], **schema["$defs"]["term"]}
+    for values in terms.values():
+        jsonschema.validate(values, term_schema, cls=jsonschema.Draft202012Validator)
