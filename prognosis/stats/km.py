@@ -1,12 +1,14 @@
 """Kaplan–Meier estimates with pointwise confidence intervals, as R's ``survfit``.
 
-The estimate and Greenwood standard error come from statsmodels' ``SurvfuncRight``; the
-interval transforms and the median's interval follow R ``survival::survfit``:
-``conf.type = "log-log"`` (the default here and in the report), ``"log"`` (R's default) and
-``"plain"``. Quantiles (the median included) and their intervals follow survival's
-``quantile.survfit``: where a curve equals the target within ``sqrt(.Machine$double.eps)`` over
-an interval, the quantile is that interval's midpoint, and each limit is read from its own
-bound curve, so a median that is not reached can still have a lower limit.
+The risk sets come from statsmodels' ``SurvfuncRight``; the estimate (the product of
+(n - d) / n, in R's order), its Greenwood standard error and the interval transforms follow R
+``survival::survfit``: ``conf.type = "log-log"`` (the default here and in the report), ``"log"``
+(R's default) and ``"plain"``. The median and its interval follow ``print.survfit``, other
+quantiles (:meth:`KMCurve.quantile`) ``quantile.survfit``: where a curve equals the target within
+``sqrt(.Machine$double.eps)`` over an interval, the quantile is that interval's midpoint (the two
+R functions differ only when that flat runs to the last follow-up), and each limit is read from
+its own bound curve, so a median that is not reached can still have a lower limit. Checked
+against R at these edges in tests/stats/test_km.py (tests/fixtures/km_edges).
 
 Where S(t) = 0 (after a last death) every interval is NaN, as R reports NA. Where S(t) = 1 the
 log-log interval is undefined too (NA on R's curve rows at censoring times before the first
@@ -254,10 +256,13 @@ def kaplan_meier(
     Returns
     -------
     KMCurve
+        With the median and its interval as ``print.survfit`` (NaN where a curve never reaches
+        0.5, each limit on its own) and S(t) at ``times`` as ``summary.survfit``.
 
     References
     ----------
-    R ``survival::survfit.formula`` and ``survival:::quantile.survfit``.
+    R ``survival::survfit.formula``, ``survival:::survmean`` (the printed median) and
+    ``survival:::quantile.survfit``.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
