@@ -31,8 +31,6 @@ from prognosis.stats.wald import terms_dict, terms_frame, wald_summary
 logger = logging.getLogger(__name__)
 
 Ties = Literal["efron", "breslow"]
-# |log HR| beyond this (HR > 4.8e8) only arises from monotone likelihood: an event-free level.
-_SEPARATION_COEF = 20.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +180,13 @@ def _concordance(time: np.ndarray, event: np.ndarray, risk_score: np.ndarray, st
     return weighted / total if total > 0 else 0.5
 
 
+def _risk_score(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """x @ coef with one value per distinct row: BLAS may round identical rows differently in the
+    last bit, and C would then count a tie in risk score (R: half a pair) as (dis)concordant."""
+    rows, inverse = np.unique(x, axis=0, return_inverse=True)
+    return (rows @ coef)[inverse.reshape(-1)]
+
+
 def _check_groups(values: np.ndarray | None, n: int, what: str) -> np.ndarray | None:
     if values is None:
         return None
@@ -259,13 +264,14 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
     check_rank(design)
     x = design.matrix.to_numpy(dtype=float)
     try:
-        fit = newton_cox(time, event, x, ties=ties, strata=strata, max_iter=max_iter, runaway=_SEPARATION_COEF)
+        fit = newton_cox(time, event, x, ties=ties, strata=strata, max_iter=max_iter)
         naive_cov = np.linalg.inv(fit.information)
     except (CoxFitError, np.linalg.LinAlgError) as exc:
         kind = getattr(exc, "kind", "singular")
         if kind == "monotone":
-            # The diverging coefficients are the large ones when the runaway bound is crossed.
-            runaway = [t for t, b in zip(terms, exc.coef) if abs(b) > _SEPARATION_COEF / 2] or list(terms)
+            # The engine flags the coefficients still moving once the log-likelihood has converged
+            # (R's "Loglik converged before variable j"), whatever their size or units.
+            runaway = [t for t, d in zip(terms, exc.diverging) if d] or list(terms)
             raise ModelError(_monotone_message(runaway)) from None
         if kind == "singular":
             raise ModelError(f"the Cox model with terms {', '.join(terms)} cannot be fitted ({exc}); "
@@ -290,7 +296,7 @@ def fit_cox(time: np.ndarray, event: np.ndarray, design: Design, *, ties: Ties =
         robust_se = np.sqrt(np.diag(cov))
     se = robust_se if robust else naive_se
     hazard_ratio, conf_int, p_value = wald_summary(coef, se, conf_level)
-    concordance = _concordance(time, event, x @ coef, strata)
+    concordance = _concordance(time, event, _risk_score(x, coef), strata)
     return CoxResult(
         terms=tuple(terms), coef=coef, se=se, hazard_ratio=hazard_ratio, conf_int=conf_int, p_value=p_value,
         n=int(time.size), n_events=int(event.sum()), log_likelihood=fit.log_likelihood, log_likelihood_null=null_ll,

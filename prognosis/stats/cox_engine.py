@@ -11,7 +11,7 @@ likelihoods to 1e-10) and against statsmodels' ``PHReg`` (tests/stats/test_cox_e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -19,12 +19,23 @@ Ties = Literal["efron", "breslow"]
 
 
 class CoxFitError(ArithmeticError):
-    """The fit failed; ``kind`` is "singular", "monotone" or "nonconvergence"."""
+    """The fit failed; ``kind`` is "singular", "monotone" or "nonconvergence".
 
-    def __init__(self, message: str, kind: str, coef: np.ndarray | None = None) -> None:
+    For "monotone", ``coef`` is where the iterations stood and ``diverging`` flags the
+    coefficients that run off to infinity (for naming the terms).
+    """
+
+    def __init__(self, message: str, kind: str, coef: np.ndarray | None = None,
+                 diverging: np.ndarray | None = None) -> None:
         super().__init__(message)
         self.kind = kind
-        self.coef = coef  # where the iterations stood (for naming the diverging terms)
+        self.coef = coef
+        self.diverging = diverging
+
+
+# R coxph.control(): eps (relative log-likelihood change at convergence) and toler.inf.
+_EPS = 1e-9
+_TOLER_INF = float(np.sqrt(_EPS))
 
 
 @dataclass(frozen=True)
@@ -105,9 +116,40 @@ class NewtonFit:
     iterations: int
 
 
+def covariate_scale(x: np.ndarray) -> np.ndarray:
+    """Each column's mean absolute deviation (1 where constant): the unit R's ``coxfit6`` scales x by."""
+    scale = np.mean(np.abs(x - x.mean(axis=0)), axis=0) if x.shape[0] else np.ones(x.shape[1])
+    return np.where(scale > 0, scale, 1.0)
+
+
+def diverging(beta: np.ndarray, score: np.ndarray, information: np.ndarray, scale: np.ndarray, *,
+              relative: float = _TOLER_INF) -> np.ndarray:
+    """R ``coxph.fit``'s "coefficient may be infinite" test, once the log-likelihood has converged.
+
+    The Newton step still to go, ``V U``, is compared with the coefficient itself (``relative``:
+    R's toler.inf = sqrt(eps) of |beta|) and, so that a coefficient at 0 is not flagged, with eps in the
+    covariate's own units (``scale``, R's internal scaling of x). Both are free of the units of x:
+    rescaling a covariate rescales its coefficient, its step and 1 / scale alike.
+    """
+    try:
+        remaining = np.abs(np.linalg.solve(information, score))
+    except np.linalg.LinAlgError:
+        return ~np.isfinite(score)
+    return ~np.isfinite(score) | ((remaining * scale > _EPS) & (remaining > relative * np.abs(beta)))
+
+
 def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties = "efron",
-               strata: np.ndarray | None = None, max_iter: int = 50, runaway: float = 50.0) -> NewtonFit:
+               strata: np.ndarray | None = None, max_iter: int = 50) -> NewtonFit:
     """Maximise the Cox partial likelihood by Newton–Raphson with step halving, as R ``coxph``.
+
+    Convergence and divergence are judged in each covariate's own units, so a covariate's scale
+    (bilirubin in mg/dL or mol/L) changes its coefficient, never the fit: the fit stops when the
+    Newton step moves no linear predictor by more than 1e-9 (relative). A monotone likelihood is
+    R's case "Loglik converged before variable j; coefficient may be infinite": the
+    log-likelihood has converged (relative change <= 1e-9) while coefficient j still moves by
+    more than sqrt(1e-9) of itself. R warns and returns; here that must hold at two successive
+    steps (a converging coefficient's next step is then negligible, a diverging one's is not)
+    and raises.
 
     Parameters
     ----------
@@ -120,13 +162,17 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
         Stratum label per row: the likelihood is the sum of the strata's.
     max_iter : int
         Newton steps before :class:`CoxFitError` ("nonconvergence").
-    runaway : float
-        A coefficient beyond this absolute value is a monotone likelihood ("monotone").
 
     Raises
     ------
     CoxFitError
-        Singular information, monotone likelihood or no convergence.
+        Singular information, monotone likelihood (``diverging`` flags the coefficients) or no
+        convergence.
+
+    References
+    ----------
+    R ``survival:::coxph.fit`` (the ``infs`` test) and ``coxph.control`` (eps = 1e-9,
+    toler.inf = sqrt(eps)); the C routine ``coxfit6`` (scaling of x by its mean absolute deviation).
     """
     x = np.asarray(x, dtype=float).reshape(time.size, -1)
     groups = _strata(time, event, x, ties, strata)
@@ -136,17 +182,31 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
         return (sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))
 
     beta = np.zeros(x.shape[1])
-    loglik, score, information = derivatives(beta)
-    loglik_null = loglik
+    loglik, _score, information = derivatives(beta)
     if beta.size == 0:
-        return NewtonFit(beta, loglik, loglik_null, information, 0)
+        return NewtonFit(beta, loglik, loglik, information, 0)
+    beta, loglik_end, information, iterations = maximise_newton(derivatives, beta, covariate_scale(x),
+                                                                max_iter=max_iter)
+    return NewtonFit(beta, loglik_end, loglik, information, iterations)
+
+
+def maximise_newton(derivatives: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]], beta: np.ndarray,
+                    scale: np.ndarray, *, max_iter: int = 50) -> tuple[np.ndarray, float, np.ndarray, int]:
+    """Newton–Raphson with step halving from ``beta``, with :func:`newton_cox`'s convergence and
+    divergence rules; ``derivatives(beta)`` gives the log-likelihood, score and information.
+
+    Returns the coefficients, log-likelihood, information and number of steps; raises
+    :class:`CoxFitError` as :func:`newton_cox` does.
+    """
+    loglik, score, information = derivatives(beta)
+    flagged = np.zeros(beta.size, dtype=bool)
     for iteration in range(1, max_iter + 1):
         try:
             step = np.linalg.solve(information, score)
         except np.linalg.LinAlgError:
             raise CoxFitError("the information matrix is singular", "singular") from None
         # Newton converges quadratically: once the step is negligible, take it and stop.
-        done = np.abs(step).max() <= 1e-9 * (1.0 + np.abs(beta).max())
+        done = np.abs(step * scale).max() <= _EPS * (1.0 + np.abs(beta * scale).max())
         for _halving in range(30):
             candidate = beta + step
             new = derivatives(candidate)
@@ -155,9 +215,16 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
             step = step / 2
         else:
             raise CoxFitError("the partial likelihood does not increase", "nonconvergence")
+        previous = loglik
         beta, (loglik, score, information) = candidate, new
-        if np.abs(beta).max() > runaway:
-            raise CoxFitError("a coefficient runs off to infinity (monotone likelihood)", "monotone", beta)
         if done:
-            return NewtonFit(beta, loglik, loglik_null, information, iteration)
+            return beta, loglik, information, iteration
+        if abs(loglik - previous) <= _EPS * abs(loglik):
+            moving = diverging(beta, score, information, scale)
+            if (moving & flagged).any():
+                raise CoxFitError("a coefficient runs off to infinity (monotone likelihood)", "monotone",
+                                  beta, moving & flagged)
+            flagged = moving
+        else:
+            flagged = np.zeros(beta.size, dtype=bool)
     raise CoxFitError(f"no convergence in {max_iter} Newton steps", "nonconvergence")

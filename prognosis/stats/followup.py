@@ -80,7 +80,9 @@ def median_followup(
     # never reach the interval, so numpy's divide warnings are noise here.
     with np.errstate(divide="ignore", invalid="ignore"):
         curve = kaplan_meier(time, censored, conf_level=conf_level, conf_type=conf_type, label="follow-up")
-    median = curve.median
+    # R's quantile.survfit rule, as the reference above (a flat at 0.5 gives its midpoint, and one
+    # running to the last follow-up its midpoint with that time), not print.survfit's median.
+    median = curve.quantile(0.5)
     return FollowUpResult(median.estimate, median.lower, median.upper, n=int(time.size),
                           n_censored=int(censored.sum()), conf_type=conf_type, conf_level=conf_level)
 

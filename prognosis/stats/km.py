@@ -1,14 +1,24 @@
 """Kaplan–Meier estimates with pointwise confidence intervals, as R's ``survfit``.
 
-The estimate and Greenwood standard error come from statsmodels' ``SurvfuncRight``; the
-interval transforms and the median's interval follow R ``survival::survfit``:
-``conf.type = "log-log"`` (the default here and in the report), ``"log"`` (R's default) and
-``"plain"``. Where S(t) is 1 or 0, the log-log interval is undefined and reported as NaN, as R
-reports NA.
+The risk sets come from statsmodels' ``SurvfuncRight``; the estimate (the product of
+(n - d) / n, in R's order), its Greenwood standard error and the interval transforms follow R
+``survival::survfit``: ``conf.type = "log-log"`` (the default here and in the report), ``"log"``
+(R's default) and ``"plain"``. The median and its interval follow ``print.survfit``, other
+quantiles (:meth:`KMCurve.quantile`) ``quantile.survfit``: where a curve equals the target within
+``sqrt(.Machine$double.eps)`` over an interval, the quantile is that interval's midpoint (the two
+R functions differ only when that flat runs to the last follow-up), and each limit is read from
+its own bound curve, so a median that is not reached can still have a lower limit. Checked
+against R at these edges in tests/stats/test_km.py (tests/fixtures/km_edges).
+
+Where S(t) = 0 (after a last death) every interval is NaN, as R reports NA. Where S(t) = 1 the
+log-log interval is undefined too (NA on R's curve rows at censoring times before the first
+death), while ``summary.survfit`` at a time before the first observed time gives [1, 1] for
+every ``conf.type``; :attr:`KMCurve.at_times` does the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,13 +28,13 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival, check_times_at
 from prognosis.stats.logrank import LogRankResult, logrank_test
 
 logger = logging.getLogger(__name__)
 
 ConfType = Literal["log-log", "log", "plain"]
-_QUANTILE_METHOD = {"log-log": "cloglog", "log": "log", "plain": "linear"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,19 @@ class SurvivalAt:
 
 @dataclass(frozen=True)
 class Median:
-    """Median survival and its interval; NaN where the curve (or a bound) never reaches 0.5."""
+    """Median survival and its interval, as ``print.survfit``; NaN where the curve (or that bound)
+    never reaches 0.5, each limit on its own (a median not reached can have a lower limit)."""
 
+    estimate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """The time by which a fraction ``prob`` had the event, with its interval; NaN where not reached."""
+
+    prob: float
     estimate: float
     lower: float
     upper: float
@@ -78,6 +99,24 @@ class KMCurve:
         index = np.searchsorted(self.followup, np.asarray(times, dtype=float), side="left")
         return self.followup.size - index
 
+    def quantile(self, prob: float) -> Quantile:
+        """The ``prob`` quantile of the event time (0.5: the median) and its interval.
+
+        As R ``quantile(survfit(...), prob)``: the first time at which 1 - S(t) reaches ``prob``,
+        or the midpoint of the interval over which it equals ``prob``; the lower (upper) limit
+        is the same rule applied to the lower (upper) bound curve. NaN where a curve never
+        reaches ``prob``.
+
+        References
+        ----------
+        R ``survival:::quantile.survfit`` (its helper ``findq``), survival 3.5.
+        """
+        prob = float(prob)
+        if not 0.0 <= prob <= 1.0:
+            raise ModelError(f"a survival quantile needs a probability in [0, 1], not {prob}")
+        times, surv, lower, upper = _curve_rows(self)
+        return Quantile(prob, *(_find_quantile(times, curve, prob) for curve in (surv, lower, upper)))
+
 
 @dataclass(frozen=True)
 class KMResult:
@@ -107,9 +146,86 @@ def _interval(surv: np.ndarray, se_log: np.ndarray, z: float, conf_type: ConfTyp
     raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', not {conf_type!r}")
 
 
-def _finite_or_nan(value: float) -> float:
-    value = float(value)
-    return value if np.isfinite(value) else float("nan")
+# survival's quantile.survfit: values within sqrt(.Machine$double.eps) of the target count as equal.
+_QUANTILE_TOL = float(np.sqrt(np.finfo(float).eps))
+
+
+def _unit_bounds(conf_type: ConfType) -> float:
+    """The interval R puts on a curve row where S = 1: log-log is undefined (NA), the others [1, 1]."""
+    return float("nan") if conf_type == "log-log" else 1.0
+
+
+def _curve_rows(curve: KMCurve) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """S and its bounds at every distinct observed time, censorings included, as R ``survfit`` rows."""
+    times = np.unique(curve.followup)
+    index = np.searchsorted(curve.time, times, side="right") - 1
+    before = index < 0
+    at = np.clip(index, 0, None)
+    if curve.time.size == 0:
+        ones = np.ones(times.size)
+        bounds = np.full(times.size, _unit_bounds(curve.conf_type))
+        return times, ones, bounds, bounds.copy()
+    surv = np.where(before, 1.0, curve.survival[at])
+    lower = np.where(before, _unit_bounds(curve.conf_type), curve.lower[at])
+    upper = np.where(before, _unit_bounds(curve.conf_type), curve.upper[at])
+    return times, surv, lower, upper
+
+
+def _median_time(times: np.ndarray, curve: np.ndarray) -> float:
+    """First time the curve is at or below 0.5, as ``print.survfit`` (survival's ``survmean``).
+
+    On an exact flat at 0.5 it is the midpoint of the flat's start and the next drop. Unlike
+    :meth:`KMCurve.quantile` (R's ``quantile.survfit``), a flat that runs to the end of follow-up
+    gives its start, not the midpoint with the last observed time: R's two functions differ there.
+    """
+    keep = ~np.isnan(curve) & (curve < 0.5 + _QUANTILE_TOL)
+    if not keep.any():
+        return float("nan")
+    times, curve = times[keep], curve[keep]
+    drops = np.flatnonzero(curve < curve[0])
+    if abs(curve[0] - 0.5) < _QUANTILE_TOL and drops.size:
+        return float((times[0] + times[drops[0]]) / 2)
+    return float(times[0])
+
+
+def _first_knot_at_or_above(knots: np.ndarray, prob: float) -> int | None:
+    """R ``approx(knots, seq_along(knots), prob, method = "constant", f = 1)``, 0-based: the first
+    knot >= ``prob``; None outside the knots' range. Missing knots are dropped, as approx does."""
+    rows = np.flatnonzero(~np.isnan(knots))
+    if rows.size == 0:
+        return None
+    order = np.argsort(knots[rows], kind="stable")
+    values, rows = knots[rows][order], rows[order]
+    if prob < values[0] or prob > values[-1]:
+        return None
+    return int(rows[np.searchsorted(values, prob, side="left")])
+
+
+def _find_quantile(times: np.ndarray, curve: np.ndarray, prob: float) -> float:
+    """Time at which the step function 1 - ``curve`` reaches ``prob``, as survival's ``findq``.
+
+    Where 1 - curve equals ``prob`` within the tolerance on [t1, t2), the quantile is (t1 + t2) / 2;
+    when that flat runs to the end of follow-up, t2 is the last observed time.
+    """
+    x = np.concatenate([[0.0], times])
+    y = np.concatenate([[0.0], 1.0 - curve])
+    if np.isnan(y).all() or np.nanmax(y) < prob:
+        return float("nan")
+    last_time = x[-1]
+    # R drops repeated values of y (a missing one repeats an earlier missing one), keeping the first.
+    keep = ~pd.Series(y).duplicated().to_numpy()
+    x, y = x[keep], y[keep]
+    if prob == 0.0:
+        return float(x[0])
+    first = _first_knot_at_or_above(y + _QUANTILE_TOL, prob)
+    if first is None:
+        return float("nan")
+    if not np.isnan(y[-1]) and abs(prob - y[-1]) < _QUANTILE_TOL:
+        return float((x[first] + last_time) / 2)
+    past = _first_knot_at_or_above(y - _QUANTILE_TOL, prob)
+    if past is None:
+        return float("nan")
+    return float((x[first] + x[past]) / 2)
 
 
 def kaplan_meier(
@@ -140,28 +256,30 @@ def kaplan_meier(
     Returns
     -------
     KMCurve
+        With the median and its interval as ``print.survfit`` (NaN where a curve never reaches
+        0.5, each limit on its own) and S(t) at ``times`` as ``summary.survfit``.
 
     References
     ----------
-    R ``survival::survfit.formula`` and ``survival:::quantile.survfit``.
+    R ``survival::survfit.formula``, ``survival:::survmean`` (the printed median) and
+    ``survival:::quantile.survfit``.
     """
     time, event = check_survival(time, event, require_events=False)
     times = check_times_at(times)
     fit = SurvfuncRight(time, event)
     z = stats.norm.ppf(0.5 + conf_level / 2.0)
-    surv = np.asarray(fit.surv_prob, dtype=float)
+    n_risk = np.asarray(fit.n_risk, dtype=float)
+    n_events = np.asarray(fit.n_events, dtype=float)
+    # The product (n - d) / n in R's order, not statsmodels' exp(sum(log)): the two differ in the
+    # last bit, and an exact flat at 0.5 (the median rule) must stay exactly 0.5 as in R.
+    surv = np.cumprod((n_risk - n_events) / n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
-        se_log = np.where(surv > 0, np.asarray(fit.surv_prob_se) / surv, np.nan)
+        # Greenwood's SE of log S; infinite once S = 0 (R's std.err is Inf there too).
+        se_log = np.where(surv > 0, np.sqrt(np.cumsum(n_events / (n_risk * (n_risk - n_events)))), np.nan)
     lower, upper = _interval(surv, se_log, z, conf_type)
     event_times = np.asarray(fit.surv_times, dtype=float)
 
-    estimate = _finite_or_nan(fit.quantile(0.5)) if surv.size and surv.min() <= 0.5 else float("nan")
-    if np.isfinite(estimate):
-        ci = fit.quantile_ci(0.5, alpha=1 - conf_level, method=_QUANTILE_METHOD[conf_type])
-        median = Median(estimate, _finite_or_nan(ci[0]), _finite_or_nan(ci[1]))
-    else:
-        median = Median(float("nan"), float("nan"), float("nan"))
-
+    first_followup = time.min() if time.size else 0.0
     last_followup = time.max() if time.size else 0.0
     at_times = []
     for t in times:
@@ -170,19 +288,26 @@ def kaplan_meier(
             at_times.append(SurvivalAt(float(t), float("nan"), float("nan"), float("nan"), n_risk))
             continue
         i = np.searchsorted(event_times, t, side="right") - 1
-        if i < 0:
-            # Before the first event S = 1; R leaves the log-log interval undefined (NA) there.
-            bound = 1.0 if conf_type != "log-log" else float("nan")
+        if t < first_followup:
+            # summary.survfit reads a time before the first observed one off its time-0 row: [1, 1].
+            at_times.append(SurvivalAt(float(t), 1.0, 1.0, 1.0, n_risk))
+        elif i < 0:
+            # From a censoring before the first death, R reads the curve row: S = 1, where the
+            # log-log interval is NA and the others are [1, 1].
+            bound = _unit_bounds(conf_type)
             at_times.append(SurvivalAt(float(t), 1.0, bound, bound, n_risk))
         else:
             at_times.append(SurvivalAt(float(t), float(surv[i]), float(lower[i]), float(upper[i]), n_risk))
-    return KMCurve(
+    curve = KMCurve(
         label=label, n=int(time.size), events=int(event.sum()), time=event_times, survival=surv,
         lower=lower, upper=upper, n_at_risk=np.asarray(fit.n_risk, dtype=int),
         n_events=np.asarray(fit.n_events, dtype=int), censor_times=np.sort(time[event == 0]),
-        followup=np.sort(time),
-        median=median, at_times=tuple(at_times), conf_type=conf_type, conf_level=conf_level,
+        followup=np.sort(time), median=Median(float("nan"), float("nan"), float("nan")),
+        at_times=tuple(at_times), conf_type=conf_type, conf_level=conf_level,
     )
+    rows = _curve_rows(curve)
+    median = Median(*(_median_time(rows[0], bound) for bound in rows[1:]))
+    return dataclasses.replace(curve, median=median)
 
 
 def kaplan_meier_by(

@@ -41,6 +41,8 @@ def test_monotone_likelihood_is_reported_with_the_coefficients():
     time, event, x, _ = _data(3)
     event = np.where(x[:, 1] == 1, 0.0, event)  # no event at all where the binary covariate is 1
     with pytest.raises(CoxFitError) as info:
-        newton_cox(time, event, x, runaway=20)
+        newton_cox(time, event, x)
     assert info.value.kind == "monotone"
     assert np.argmax(np.abs(info.value.coef)) == 1
+    # only the separated column is flagged (R: "Loglik converged before variable 2")
+    assert np.flatnonzero(info.value.diverging).tolist() == [1]
