@@ -182,6 +182,27 @@ def protected_folders(inputs: Iterable[tuple[str, str | Path]] = ()) -> list[tup
     return found
 
 
+def check_output_dir(path: str | Path, *, kind: str, legacy: Legacy | None = None,
+                     inputs: Iterable[tuple[str, str | Path]] = (), option: str = "--out") -> Path:
+    """The absolute output folder, once it is known that prognosis may replace it.
+
+    Recovers a swap a killed run left half done and removes dead runs' staging folders first,
+    then applies :func:`check_not_containing` (the current folder and the inputs' folders) and
+    :func:`check_replaceable`.
+
+    Raises
+    ------
+    OutputError
+    """
+    folder = output_path(path, what=option)
+    check_not_containing(folder, protected_folders(inputs), option=option)
+    if folder.parent.is_dir():
+        with os_errors(folder), locked(folder):
+            recover(folder)
+    check_replaceable(folder, kind=kind, legacy=legacy, option=option)
+    return folder
+
+
 # --- staging, lock, swap, recovery -----------------------------------------------------------------
 
 def make_staging(out_dir: Path) -> Path:
@@ -243,7 +264,10 @@ def locked(out_dir: Path) -> Iterator[None]:
         yield
         return
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:   # name the folder, not our lock file in it
+            raise _output_error(exc, out_dir.parent) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:

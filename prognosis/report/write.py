@@ -12,8 +12,7 @@ from pathlib import Path
 
 from prognosis._paths import explain_os_error
 from prognosis.errors import OutputError
-from prognosis.output_dir import (check_not_containing, check_replaceable, install, make_staging, output_path,
-                                  protected_folders, write_stamp)
+from prognosis.output_dir import check_output_dir, install, make_staging, write_stamp
 from prognosis.report.figures import figure_bytes, forest_figure, km_figure
 from prognosis.report.figures_ph import ph_residual_figure
 from prognosis.report.figures_sections import calibration_figure, cif_figure, subgroup_forest_figure
@@ -61,10 +60,7 @@ def check_report_dir(out_dir: str | Path, *, inputs: Iterable[tuple[str, str | P
     OutputError
         ``out_dir`` holds files prognosis did not write, or would contain an input.
     """
-    out_dir = output_path(out_dir)
-    check_not_containing(out_dir, protected_folders(inputs))
-    check_replaceable(out_dir, kind=REPORT_KIND, legacy=_is_legacy_report)
-    return out_dir
+    return check_output_dir(out_dir, kind=REPORT_KIND, legacy=_is_legacy_report, inputs=inputs)
 
 
 # Up to this many variables the residual figure shows them all (three panels a row); beyond it,
