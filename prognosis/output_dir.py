@@ -84,9 +84,13 @@ def _raise(exc: OSError) -> None:
     raise exc
 
 
-def write_stamp(folder: Path, kind: str) -> None:
-    """Write :data:`MARKER` into ``folder``, listing every file now in it (call it last)."""
-    files = sorted(e for e in _entries(folder) if (folder / e).is_file() and e != MARKER)
+def write_stamp(folder: Path, kind: str, *, list_files: bool = True) -> None:
+    """Write :data:`MARKER` into ``folder``, listing every file now in it (call it last).
+
+    ``list_files=False`` for a folder whose files are recognised by name instead (see ``ours`` in
+    :func:`foreign_files`), such as a work folder of many thousand files.
+    """
+    files = sorted(e for e in _entries(folder) if (folder / e).is_file() and e != MARKER) if list_files else []
     stamp = {"written_by": "prognosis", "prognosis_version": __version__, "kind": kind,
              "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "files": files}
     (folder / MARKER).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
@@ -110,8 +114,13 @@ def _listing(names: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def foreign_files(folder: Path, *, kind: str, legacy: Legacy | None = None) -> list[str]:
-    """What in ``folder`` prognosis did not write (as ``kind``); empty if it may be replaced."""
+def foreign_files(folder: Path, *, kind: str, legacy: Legacy | None = None,
+                  ours: Callable[[str], bool] | None = None) -> list[str]:
+    """What in ``folder`` prognosis did not write (as ``kind``); empty if it may be replaced.
+
+    ``ours`` names further entries of a stamped folder as prognosis's own (a work folder gains
+    files after it was stamped, and a killed run cannot stamp them).
+    """
     if not folder.exists() and not folder.is_symlink():
         return []
     if not folder.is_dir():
@@ -128,10 +137,11 @@ def foreign_files(folder: Path, *, kind: str, legacy: Legacy | None = None) -> l
     for file in stamp["files"]:
         parts = file.split("/")
         allowed.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return sorted(e for e in entries if e not in allowed)
+    return sorted(e for e in entries if e not in allowed and not (ours is not None and ours(e)))
 
 
-def check_replaceable(folder: Path, *, kind: str, legacy: Legacy | None = None, option: str = "--out") -> None:
+def check_replaceable(folder: Path, *, kind: str, legacy: Legacy | None = None,
+                      ours: Callable[[str], bool] | None = None, option: str = "--out") -> None:
     """Raise :class:`OutputError` unless ``folder`` is absent, empty, or wholly prognosis's own.
 
     Parameters
@@ -143,6 +153,8 @@ def check_replaceable(folder: Path, *, kind: str, legacy: Legacy | None = None, 
         stamped as another kind is not replaced either.
     legacy : callable, optional
         Recognises an unstamped folder written by an earlier prognosis (nothing else in it).
+    ours : callable, optional
+        See :func:`foreign_files`.
     option : str
         How the message names the path's option.
     """
@@ -150,7 +162,7 @@ def check_replaceable(folder: Path, *, kind: str, legacy: Legacy | None = None, 
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"{option} {folder} is a file, not a folder: choose a folder name that is not taken",
                               path=str(folder))
-        foreign = foreign_files(folder, kind=kind, legacy=legacy)
+        foreign = foreign_files(folder, kind=kind, legacy=legacy, ours=ours)
     if not foreign:
         return
     stamp = read_stamp(folder)
@@ -172,11 +184,12 @@ def check_not_containing(folder: Path, protected: Iterable[tuple[str, Path]], *,
 
 
 def protected_folders(inputs: Iterable[tuple[str, str | Path]] = ()) -> list[tuple[str, Path]]:
-    """The current folder and the folder of each ``(what, file)`` input, resolved."""
+    """The current folder and, for each ``(what, path)`` input, its folder (or itself if a folder)."""
     found = [("the current folder", Path.cwd().resolve())]
-    for what, file in inputs:
+    for what, path in inputs:
         try:
-            found.append((f"the folder of {what}", Path(file).resolve().parent))
+            path = Path(path).resolve()
+            found.append((what, path) if path.is_dir() else (f"the folder of {what}", path.parent))
         except (OSError, RuntimeError):   # an input with a symlink loop is refused where it is read
             continue
     return found
@@ -216,7 +229,8 @@ def make_staging(out_dir: Path) -> Path:
     return staging
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (this process counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -233,7 +247,7 @@ def _leftovers(out_dir: Path) -> Iterator[tuple[str, Path]]:
     for entry in out_dir.parent.iterdir():
         match = _STAGING.match(entry.name)
         if match and match["name"] == out_dir.name and entry.is_dir() and not entry.is_symlink() \
-                and not _alive(int(match["pid"])):
+                and not alive(int(match["pid"])):
             yield match["tag"], entry
 
 

@@ -115,6 +115,11 @@ def extract(
     except PrognosisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
+    except OSError as exc:   # last resort: the output checks name their paths, but never a traceback
+        from prognosis._paths import explain_os_error
+
+        typer.echo(f"error: {exc.filename or 'a file'}: {explain_os_error(exc)}", err=True)
+        raise typer.Exit(EXIT_INPUT_ERROR)
     failed = result.images[result.images["status"] != "ok"] if len(result.images) else result.images
     for _, row in failed.iterrows():
         typer.echo(f"skipped: {row['file']}: {row['error']}", err=True)
