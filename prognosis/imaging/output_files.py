@@ -109,9 +109,10 @@ def _written_by_us(files: dict[str, Path]) -> dict[str, str]:
             foreign.append(path)
     if foreign:
         names = ", ".join(str(p) for p in foreign)
-        raise OutputError(f"--out would replace {names}, which prognosis did not write (or which was changed since "
-                          f"{sidecar.name} recorded it). Choose another --out name, or move the file away",
-                          path=str(foreign[0]))
+        why = ("prognosis did not write it (no sidecar " + sidecar.name + " beside it)" if provenance is None
+               else "it was changed since prognosis wrote it (its SHA-256 is not the one " + sidecar.name + " records)")
+        raise OutputError(f"--out would replace {names}, but {why}. Choose another --out name, or move the file "
+                          f"away", path=str(foreign[0]))
     return current
 
 
