@@ -102,7 +102,9 @@ def read_stamp(folder: Path) -> dict | None:
         stamp = json.loads((folder / MARKER).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    if not isinstance(stamp, dict) or stamp.get("written_by") != "prognosis" or not isinstance(stamp.get("files"), list):
+    if not isinstance(stamp, dict) or stamp.get("written_by") != "prognosis":
+        return None
+    if not isinstance(stamp.get("files"), list):
         return None
     return stamp
 

@@ -26,7 +26,7 @@ from prognosis._csv import write_csv
 from prognosis.errors import DicomError
 from prognosis.imaging.classify import BREAST_COLUMNS, combine_breasts
 from prognosis.imaging.extract import IMAGE_COLUMNS, extract_image
-from prognosis.imaging.output_files import OutputPlan, check_extract_outputs, write_outputs
+from prognosis.imaging.output_files import OutputPlan, check_extract_outputs, remove_stale_work_files, write_outputs
 from prognosis.imaging.params import ExtractionParameters
 from prognosis.imaging.per_patient import RULES, BreastSelection, select_breasts
 
@@ -191,7 +191,8 @@ def _read_many(paths: list[Path]) -> pd.DataFrame:
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write CSV or Parquet (by suffix) to a temporary file, then rename: never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    # named with the writing process, so that a concurrent run does not take it for a dead one's
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         if path.suffix.lower() == ".csv":
@@ -254,8 +255,7 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
     # every output path checked before any work: nothing of the user's is replaced (output_files.py)
     plan = check_extract_outputs(out, work_dir=work_dir, overlay_dir=overlay_dir, dicom_files=[f for _, f in entries])
     out, work, overlay_dir = plan.out, plan.work_dir, plan.overlay_dir
-    for stale in work.glob(".tmp-*"):      # half-written files of a killed run
-        stale.unlink()
+    remove_stale_work_files(work)          # half-written files of a killed run
     done = {file for _, file in entries if (work / f"{image_key(file)}.image.parquet").exists()}
     todo = [(path, file) for path, file in entries if file not in done]
     logger.info("%d files, %d already done, %d to extract", len(entries), len(done), len(todo))

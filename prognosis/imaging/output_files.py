@@ -173,6 +173,17 @@ def check_extract_outputs(out: str | Path, *, work_dir: str | Path | None = None
     return OutputPlan(out, files, work, overlays, current)
 
 
+def remove_stale_work_files(work: Path) -> None:
+    """Remove the half-written ``.tmp-PID-*`` files of dead processes from a work folder.
+
+    A name without a process id was left by an earlier prognosis (which stopped long ago).
+    """
+    for entry in work.glob(".tmp-*"):
+        match = re.match(r"^\.tmp-(\d+)-", entry.name)
+        if entry.is_file() and (match is None or not alive(int(match[1]))):
+            entry.unlink()
+
+
 def _is_legacy_work(folder: Path) -> bool:
     return all(_WORK_FILE.match(entry.name) and entry.is_file() for entry in folder.iterdir())
 

@@ -274,3 +274,16 @@ def test_a_full_disk_while_writing_the_tables_is_a_named_error_and_keeps_the_old
     with pytest.raises(OutputError, match="no space left on the device"):
         run_batch(inputs, out)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before   # no temporary left
+
+
+def test_phantom_never_overwrites_a_users_files_but_reruns_over_its_own(tmp_path):
+    mine = user_files(tmp_path / "mine")
+    (mine / "tumour_side.csv").write_text("patient_id,laterality\nP1,L\n")    # a name phantom writes
+    before = snapshot(mine)
+    result = CliRunner().invoke(app, ["phantom", "--out", str(mine), "--n", "1"])
+    assert_refused(result, str(mine), "not written by prognosis")
+    assert snapshot(mine) == before
+    for _ in range(2):
+        result = CliRunner().invoke(app, ["phantom", "--out", str(tmp_path / "ph"), "--n", "1"])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "ph" / MARKER).is_file()
