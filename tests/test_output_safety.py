@@ -166,7 +166,7 @@ def test_out_naming_a_file_is_refused(project):
     assert target.read_text() == "<p>mine</p>"
 
 
-# --- the writer, library level (figures stubbed: these tests are about folders) ---------------------
+# --- the writer, library level ----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -177,9 +177,10 @@ def result():
     return run(load_spec(GBSG2 / "gbsg2_spec.yaml"), progress=False)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fast(monkeypatch):
-    """Stub the figures and the HTML, which take seconds and play no part in the folder logic."""
+    """Stub the figures and the HTML, which take seconds and play no part in the folder logic
+    (the subprocess tests draw them; tests/report and tests/test_cli.py test them)."""
     monkeypatch.setattr(write, "km_figure", lambda *a, **k: None)
     monkeypatch.setattr(write, "forest_figure", lambda *a, **k: None)
     monkeypatch.setattr(write, "figure_bytes", lambda *a, **k: b"\x89PNG stub")
@@ -328,17 +329,36 @@ def test_concurrent_runs_on_one_out_all_succeed(result, fast, tmp_path, monkeypa
                                                 "results.json"]
 
 
-def test_concurrent_processes_on_one_out_both_succeed(project):
-    spec = project / "study" / "gbsg2_spec.yaml"
-    out = project / "rep"
-    command = [sys.executable, "-m", "prognosis.cli", "run", str(spec), "--out", str(out)]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outputs = [run.communicate(timeout=300) for run in runs]
-    for run, (stdout, stderr) in zip(runs, outputs):
+# Each child swaps its own reports into one folder, 30 times, as fast as it can. Without the lock,
+# the two-renames swap fails here with "Directory not empty" (as prognosis 0.1 did).
+_SWAPPER = r"""
+import sys
+from pathlib import Path
+import prognosis.output_dir as od
+
+out = Path(sys.argv[1])
+if sys.argv[3] == "two-renames":
+    od._exchange = lambda a, b: False
+for i in range(30):
+    od.check_output_dir(out, kind="report")
+    staging = od.make_staging(out)
+    (staging / "results.json").write_text(f"{sys.argv[2]} {i}")
+    od.write_stamp(staging, "report")
+    od.install(staging, out, kind="report")
+"""
+
+
+@pytest.mark.parametrize("mode", ["renameat2", "two-renames"])
+def test_concurrent_processes_on_one_out_all_succeed(tmp_path, mode):
+    out = tmp_path / "rep"
+    runs = [subprocess.Popen([sys.executable, "-c", _SWAPPER, str(out), f"run{k}", mode], stderr=subprocess.PIPE,
+                             text=True) for k in range(3)]
+    for run in runs:
+        _, stderr = run.communicate(timeout=120)
         assert run.returncode == 0, stderr
         assert "Directory not empty" not in stderr
-    assert json.loads((out / "results.json").read_text())["n"] == 686
-    assert leftovers(project, "rep") == []
+    assert (out / "results.json").read_text() in {f"run{k} 29" for k in range(3)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
 
 
 # --- the system refuses: read-only, full disk, symlink loop ----------------------------------------
