@@ -169,8 +169,8 @@ def check_replaceable(folder: Path, *, kind: str, legacy: Legacy | None = None,
         return
     stamp = read_stamp(folder)
     if stamp is not None and stamp.get("kind") == kind:
-        raise OutputError(f"{option} {folder} holds files prognosis did not write ({_listing(foreign)}); they would be "
-                          f"deleted: move them out of it, or choose another folder", path=str(folder))
+        raise OutputError(f"{option} {folder} holds files prognosis did not write ({_listing(foreign)}), which it could "
+                          f"delete or overwrite: move them out of it, or choose another folder", path=str(folder))
     raise OutputError(f"{option} {folder} is not empty and was not written by prognosis ({_listing(foreign)}): "
                       f"prognosis replaces only folders it wrote itself (they carry a {MARKER} file). Choose a new "
                       f"or empty folder", path=str(folder))
