@@ -287,3 +287,22 @@ def test_phantom_never_overwrites_a_users_files_but_reruns_over_its_own(tmp_path
         result = CliRunner().invoke(app, ["phantom", "--out", str(tmp_path / "ph"), "--n", "1"])
         assert result.exit_code == 0, result.output
     assert (tmp_path / "ph" / MARKER).is_file()
+
+
+def test_a_read_only_output_folder_is_a_named_error(inputs, tmp_path, monkeypatch):
+    import errno
+
+    from prognosis import output_dir
+
+    real = os.open
+
+    def refuse(path, *args, **kwargs):   # root ignores chmod: fake the refusal of the first write there
+        if str(path).startswith(str(tmp_path / "locked")):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setattr(output_dir.os, "open", refuse)
+    result = invoke(inputs, "--out", tmp_path / "locked" / "imaging.csv")
+    monkeypatch.undo()
+    assert_refused(result, str(tmp_path / "locked"), "permission denied")
