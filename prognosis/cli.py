@@ -26,6 +26,13 @@ def _fail(exc: PrognosisError) -> None:
     raise typer.Exit(EXIT_INPUT_ERROR)
 
 
+def _fail_os(exc: OSError) -> None:
+    from prognosis._paths import explain_os_error
+
+    typer.echo(f"error: {exc.filename or 'a file'}: {explain_os_error(exc)}", err=True)
+    raise typer.Exit(EXIT_INPUT_ERROR)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -55,6 +62,7 @@ def run(
     """Run an analysis: validate tables, build the cohort, fit KM and Cox, write the report."""
     from prognosis.pipeline import run as run_analysis
     from prognosis.report import write_report
+    from prognosis.report.write import check_report_dir
     from prognosis.spec import load_spec
 
     _setup_logging(verbose)
@@ -62,10 +70,16 @@ def run(
         logging.getLogger("prognosis.pipeline").setLevel(logging.ERROR)
     try:
         analysis = load_spec(spec)
+        # the spec, tables and dictionaries, whose folders the report folder must not be or hold
+        inputs = [("the spec", spec), *((f"table {t.name}", t.path) for t in analysis.tables),
+                  *((f"the dictionary of {t.name}", t.dictionary) for t in analysis.tables)]
+        target = check_report_dir(out or Path("reports") / analysis.name, inputs=inputs)  # before the work
         result = run_analysis(analysis, progress=None if progress else False)
-        out_dir = write_report(result, out or Path("reports") / analysis.name, description=analysis.description)
+        out_dir = write_report(result, target, description=analysis.description, inputs=inputs)
     except PrognosisError as exc:
         _fail(exc)
+    except OSError as exc:   # last resort: the library names its files, but never a traceback
+        _fail_os(exc)
     for note in result.warnings:
         typer.echo(f"warning: {note}", err=True)
     typer.echo(f"{result.n} patients, {result.events} events analysed")

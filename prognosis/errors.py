@@ -89,6 +89,18 @@ class ModelError(PrognosisError):
     """A model cannot be fitted as asked: no events, one level, separation, non-convergence."""
 
 
+class OutputError(PrognosisError):
+    """An output path cannot be written as asked; ``path`` is the file or folder at fault.
+
+    Raised when ``--out`` holds files prognosis did not write, would contain the inputs, or the
+    system refuses the write (read-only folder, full disk, a symlink loop).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
 class PrognosisWarning(UserWarning):
     """Base class of the numerical caveats a user must see."""
 

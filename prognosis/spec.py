@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prognosis._paths import resolve
 from prognosis._yaml import read_yaml
 from prognosis.spec_options import OPTION_KEYS, AnalysisOptions, parse_options
 from prognosis.spec_reader import SpecReader, TimeUnit, VariableSpec
@@ -97,7 +98,7 @@ class AnalysisSpec:
 
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
-    return path if path.is_absolute() else (base / path).resolve()
+    return path if path.is_absolute() else resolve(base / path, error=SpecError, what="path")
 
 
 def _weights(r: SpecReader, value: Any) -> tuple[float, float] | None:
@@ -197,5 +198,5 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     SpecError
         The file is missing or malformed; the message names the file and the key.
     """
-    path = Path(path).resolve()
+    path = resolve(path, error=SpecError, what="analysis spec")
     return parse_spec(read_yaml(path, error=SpecError, what="analysis spec"), path=path)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from prognosis._paths import explain_os_error
 from prognosis.dictionary import DataDictionary, load_dictionary, validate_table
 from prognosis.errors import DataValidationError, Violation
 
@@ -59,6 +60,11 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         rule = f"has an unsupported extension {suffix!r}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
         raise DataValidationError([Violation(str(path), None, None, None, rule)])
     if not path.is_file():
+        try:
+            path.stat()
+        except OSError as exc:   # a symlink loop or a refused folder is not "not found"
+            if not isinstance(exc, FileNotFoundError):
+                raise DataValidationError([Violation(str(path), None, None, None, explain_os_error(exc))]) from None
         raise DataValidationError([Violation(str(path), None, None, None, f"file not found (looked for {path})")])
     kind, reader = _READERS[suffix]
     try:

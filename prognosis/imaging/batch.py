@@ -13,7 +13,6 @@ reports it again from its work file and does not read it again. Every failure is
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import tempfile
@@ -26,9 +25,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from prognosis import __version__
+from prognosis._csv import write_csv
 from prognosis.errors import DicomError
 from prognosis.imaging.classify import BREAST_COLUMNS, combine_breasts
 from prognosis.imaging.extract import IMAGE_COLUMNS, extract_image
+from prognosis.imaging.output_files import OutputPlan, check_extract_outputs, remove_stale_work_files, write_outputs
 from prognosis.imaging.params import ExtractionParameters
 from prognosis.imaging.per_patient import RULES, BreastSelection, select_breasts
 
@@ -230,11 +231,12 @@ def _read_many(paths: list[Path]) -> pd.DataFrame:
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:
     """Write CSV or Parquet (by suffix) to a temporary file, then rename: never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    # named with the writing process, so that a concurrent run does not take it for a dead one's
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         if path.suffix.lower() == ".csv":
-            frame.to_csv(tmp, index=False)
+            write_csv(frame, tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
@@ -287,16 +289,13 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
         raise ValueError(f"per_patient must be one of {', '.join(RULES)}, not {per_patient!r}")
     if per_patient == "tumour" and tumour_side is None:
         raise ValueError("per_patient='tumour' needs tumour_side (the side of each patient's tumour)")
-    dicom_dir, out = Path(dicom_dir), Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir is not None else out.with_name(out.name + ".work")
-    work.mkdir(parents=True, exist_ok=True)
-    for stale in work.glob(".tmp-*"):      # half-written files of a killed run
-        stale.unlink()
-    if overlay_dir is not None:
-        Path(overlay_dir).mkdir(parents=True, exist_ok=True)
+    dicom_dir = Path(dicom_dir)
     files = find_dicom_files(dicom_dir)
     entries = [(str(p), p.relative_to(dicom_dir).as_posix()) for p in files]
+    # every output path checked before any work: nothing of the user's is replaced (output_files.py)
+    plan = check_extract_outputs(out, work_dir=work_dir, overlay_dir=overlay_dir, dicom_files=[f for _, f in entries])
+    out, work, overlay_dir = plan.out, plan.work_dir, plan.overlay_dir
+    remove_stale_work_files(work)          # half-written files of a killed run
     done = {file for _, file in entries if (work / f"{image_key(file)}.image.parquet").exists()}
     todo = [(path, file) for path, file in entries if file not in done]
     logger.info("%d files, %d already done, %d to extract", len(entries), len(done), len(todo))
@@ -328,7 +327,7 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
         logger.warning("%d patient(s) of the tumour-side table have no image of that side: %s",
                        len(selection.patients_without_image), ", ".join(selection.patients_without_image[:10]))
     breasts = selection.breasts[list(BREAST_COLUMNS)].reset_index(drop=True)
-    outputs = _write_outputs(out, breasts, details, images, clusters, calcifications, params, dicom_dir,
+    outputs = _write_outputs(plan, breasts, details, images, clusters, calcifications, params, dicom_dir,
                              n_resumed=len(done), selection=selection)
     n_ok = int((images["status"] == "ok").sum()) if len(images) else 0
     return BatchResult(breasts, details.reset_index(drop=True), images, clusters, calcifications, total, n_ok,
@@ -368,28 +367,20 @@ def _keyword(tag) -> str | None:
         return None
 
 
-def _write_outputs(out: Path, breasts, details, images, clusters, calcifications, params: ExtractionParameters,
-                   dicom_dir: Path, *, n_resumed: int, selection: BreastSelection) -> dict[str, Path]:
-    ext = ".csv" if out.suffix.lower() == ".csv" else ".parquet"
-    stem = out.with_suffix("")
-    outputs = {"breasts": out}
-    _write_table(breasts, out)
-    for name, frame in (("breasts_detail", details), ("images", images), ("clusters", clusters),
-                        ("calcifications", calcifications)):
-        path = Path(f"{stem}.{name}{ext}")
-        _write_table(frame, path)
-        outputs[name] = path
+def _write_outputs(plan: OutputPlan, breasts, details, images, clusters, calcifications,
+                   params: ExtractionParameters, dicom_dir: Path, *, n_resumed: int,
+                   selection: BreastSelection) -> dict[str, Path]:
+    tables = {"breasts": breasts, "breasts_detail": details, "images": images, "clusters": clusters,
+              "calcifications": calcifications,
+              "failures": failures_table(images)}
     failed = images[images["status"] != "ok"] if len(images) else images
-    path = Path(f"{stem}.failures.csv")
-    _write_table(failures_table(images), path)
-    outputs["failures"] = path
     provenance = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "prognosis_version": __version__,
         "input": str(dicom_dir),
         "parameters": params.to_dict(),
         "n_images": int(len(images)), "n_ok": int(len(images) - len(failed)), "n_failed": int(len(failed)),
-        "failures_table": outputs["failures"].name,
+        "failures_table": plan.files["failures"].name,
         "n_resumed": n_resumed, "n_breasts": int(len(details)),
         "per_patient": selection.to_dict(),
         # locations and tags only: no patient values leave through provenance
@@ -397,10 +388,7 @@ def _write_outputs(out: Path, breasts, details, images, clusters, calcifications
                      for f, t in zip(failed.get("file", []), failed.get("error_tag", []))],
         "versions": _versions(),
     }
-    path = Path(f"{stem}.provenance.json")
-    path.write_text(json.dumps(provenance, indent=2, default=str))
-    outputs["provenance"] = path
-    return outputs
+    return write_outputs(plan, tables, provenance)   # with each table's SHA-256, so a rerun knows its own
 
 
 def _versions() -> dict[str, str]:

@@ -123,6 +123,8 @@ def extract(
     except PrognosisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
+    except OSError as exc:   # last resort: the output checks name their paths, but never a traceback
+        _fail_os(exc)
     failed = result.images[result.images["status"] != "ok"] if len(result.images) else result.images
     for _, row in failed.head(_SHOWN_FAILURES).iterrows():
         typer.echo(f"skipped: {row['file']}: {row['error']}", err=True)
@@ -147,6 +149,26 @@ def extract(
         typer.echo(f"wrote {path}")
 
 
+PHANTOM_KIND = "phantoms"
+_PHANTOM_TABLES = {"truth_breasts.csv", "truth_images.csv", "truth_calcifications.csv", "tumour_side.csv"}
+
+
+def _phantom_file(name: str) -> bool:
+    return "/" not in name and (name.endswith(".dcm") or name in _PHANTOM_TABLES)
+
+
+def _only_phantom_files(folder: Path) -> bool:
+    """An unstamped folder of an earlier ``prognosis phantom``: its DICOMs and tables only."""
+    return all(entry.is_file() and _phantom_file(entry.name) for entry in folder.iterdir())
+
+
+def _fail_os(exc: OSError) -> None:
+    from prognosis._paths import explain_os_error
+
+    typer.echo(f"error: {exc.filename or 'a file'}: {explain_os_error(exc)}", err=True)
+    raise typer.Exit(EXIT_INPUT_ERROR)
+
+
 def phantom(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the DICOM files and truth tables."),
     n: int = typer.Option(10, "--n", min=1, help="Number of breasts (two views each)."),
@@ -161,14 +183,24 @@ def phantom(
     from prognosis.cohort.readers import read_raw
     from prognosis.simulate.phantom import simulate_phantoms
 
+    from prognosis.output_dir import check_replaceable, os_errors, output_path, write_stamp
+
     _setup_logging(False)
     try:
         patients = read_raw(like) if like is not None else None
-        truth = simulate_phantoms(out, n=n, seed=seed, full_field=full_field, patients=patients,
+        # the phantoms overwrite files of their names: only in a folder of phantoms (stamped, or
+        # holding nothing else), never among a user's files
+        folder = output_path(out)
+        check_replaceable(folder, kind=PHANTOM_KIND, legacy=_only_phantom_files, ours=_phantom_file)
+        truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
                                   contralateral=both_breasts)
+        with os_errors(folder):
+            write_stamp(folder, PHANTOM_KIND)
     except (PrognosisError, ValueError) as exc:
         typer.echo(f"error: {like}: {exc}" if isinstance(exc, ValueError) else f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
+    except OSError as exc:
+        _fail_os(exc)
     typer.echo(f"wrote {2 * len(truth)} DICOM files and truth_breasts.csv, truth_images.csv, "
                f"truth_calcifications.csv to {out}")
     typer.echo(json.dumps(truth["calcification_class"].value_counts().to_dict()))

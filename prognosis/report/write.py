@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from prognosis._paths import explain_os_error
+from prognosis.errors import OutputError
+from prognosis.output_dir import check_output_dir, install, make_staging, write_stamp
 from prognosis.report.figures import figure_bytes, forest_figure, km_figure
 from prognosis.report.figures_ph import ph_residual_figure
 from prognosis.report.figures_sections import calibration_figure, cif_figure, subgroup_forest_figure
@@ -22,15 +26,41 @@ _FIGURE_FILES = {"cif": "cumulative_incidence", "calibration": "calibration", "s
                  "ph": "ph_residuals"}
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Move a finished staging folder into place; an older output is kept until the swap."""
-    previous = None
-    if out_dir.exists():
-        previous = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, previous)
-    os.replace(staging, out_dir)
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
+REPORT_KIND = "report"
+
+
+def _is_legacy_report(folder: Path) -> bool:
+    """An unstamped report of an earlier prognosis: only its own files, and its results.json."""
+    for root, dirs, files in os.walk(folder):
+        where = Path(root).relative_to(folder)
+        if where == Path("."):
+            if set(dirs) - {"figures"} or set(files) - {"results.json", "report.html"}:
+                return False
+        elif dirs or where != Path("figures") or any(not f.endswith(".png") for f in files):
+            return False
+    try:
+        written = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        return "prognosis_version" in written["provenance"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def check_report_dir(out_dir: str | Path, *, inputs: Iterable[tuple[str, str | Path]] = ()) -> Path:
+    """The absolute report folder, after checking that a report may be written there.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+    inputs : iterable of (str, path)
+        Input files, as ``(what, path)``: the report folder may not be or contain their folders
+        (nor the current folder).
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` holds files prognosis did not write, or would contain an input.
+    """
+    return check_output_dir(out_dir, kind=REPORT_KIND, legacy=_is_legacy_report, inputs=inputs)
 
 
 # Up to this many variables the residual figure shows them all (three panels a row); beyond it,
@@ -64,24 +94,37 @@ def section_figures(result: AnalysisResult) -> dict[str, bytes]:
     return figures
 
 
-def write_report(result: AnalysisResult, out_dir: str | Path, *, description: str | None = None) -> Path:
+def write_report(result: AnalysisResult, out_dir: str | Path, *, description: str | None = None,
+                 inputs: Iterable[tuple[str, str | Path]] = ()) -> Path:
     """Write ``results.json``, ``report.html`` and ``figures/`` to ``out_dir``.
 
-    Everything is written into a temporary sibling folder first and renamed into place at the
-    end, so a failure never leaves a half-written output folder (an earlier complete output
-    stays as it was).
+    Everything is written into a temporary sibling folder first and swapped into place at the
+    end (:func:`prognosis.output_dir.install`), so a failure never leaves a half-written output
+    folder (an earlier complete output stays as it was). The folder carries a ``.prognosis-output``
+    stamp listing its files: only a folder so stamped (or absent, or empty) is ever replaced.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    out_dir : str or Path
+    description : str, optional
+        Shown under the title.
+    inputs : iterable of (str, path)
+        The spec and tables, as ``(what, path)``; see :func:`check_report_dir`.
 
     Returns
     -------
     Path
-        ``out_dir``.
+        ``out_dir``, absolute.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` holds files prognosis did not write, is or contains the current folder or an
+        input's folder, or the system refused the write (read-only, disk full, a symlink loop).
     """
-    out_dir = Path(out_dir).resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the report folder should not be
+    out_dir = check_report_dir(out_dir, inputs=inputs)
+    staging = make_staging(out_dir)
     try:
         figures = staging / "figures"
         figures.mkdir()
@@ -99,7 +142,12 @@ def write_report(result: AnalysisResult, out_dir: str | Path, *, description: st
         (staging / "results.json").write_text(result.to_json() + "\n", encoding="utf-8")
         html = render_html(result, km_png=km_png, forest_png=forest_png, description=description, figures=extra)
         (staging / "report.html").write_text(html, encoding="utf-8")
-        _replace_dir(staging, out_dir)
+        write_stamp(staging, REPORT_KIND)
+        install(staging, out_dir, kind=REPORT_KIND, legacy=_is_legacy_report)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"cannot write the report to {out_dir}: {explain_os_error(exc)}"
+                          f"{f' ({exc.filename})' if exc.filename else ''}", path=str(out_dir)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

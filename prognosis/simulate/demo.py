@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prognosis._csv import write_csv
 from prognosis.simulate.demo_parameters import DemoParameters
 
 logger = logging.getLogger(__name__)
@@ -270,9 +271,9 @@ def write_demo_cohort(cohort: DemoCohort, out_dir: str | os.PathLike[str]) -> li
     out.mkdir(parents=True, exist_ok=True)
     pathology = cohort.pathology.assign(er=cohort.pathology["er"].astype("string").fillna("NA"))
     contents = {
-        "clinical.csv": cohort.clinical.to_csv(index=False, lineterminator="\n"),
-        "pathology.csv": pathology.to_csv(index=False, lineterminator="\n", na_rep=""),
-        "imaging.csv": cohort.imaging.to_csv(index=False, lineterminator="\n"),
+        "clinical.csv": write_csv(cohort.clinical, index=False, lineterminator="\n"),
+        "pathology.csv": write_csv(pathology, index=False, lineterminator="\n", na_rep=""),
+        "imaging.csv": write_csv(cohort.imaging, index=False, lineterminator="\n"),
         "truth.json": json.dumps(cohort.truth, indent=2) + "\n",
     }
     staged: list[tuple[Path, Path]] = []

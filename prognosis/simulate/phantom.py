@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from prognosis._csv import write_csv
 from prognosis.imaging.dicom_write import write_mammogram
 from prognosis.simulate.lesions import Lesion, Particle, PhantomParameters, duct_tree, make_lesion
 
@@ -316,11 +317,13 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
             images += views
             calcs += particles
     truth = pd.DataFrame(breasts)
-    truth.to_csv(out / "truth_breasts.csv", index=False)
-    truth.loc[truth["tumour"] == "yes", ["patient_id", "laterality"]].to_csv(out / "tumour_side.csv", index=False)
-    pd.DataFrame(images).to_csv(out / "truth_images.csv", index=False)
-    pd.concat([c for c in calcs if len(c)] or [pd.DataFrame()], ignore_index=True).reindex(
-        columns=["file", "patient_id", "view", "x_mm", "y_mm", "length_mm", "width_mm", "kind"]).to_csv(out / "truth_calcifications.csv", index=False)
+    # patient ids may come from a user's table (--like): no cell may run as a formula (_csv.py)
+    write_csv(truth, out / "truth_breasts.csv", index=False)
+    write_csv(truth.loc[truth["tumour"] == "yes", ["patient_id", "laterality"]], out / "tumour_side.csv", index=False)
+    write_csv(pd.DataFrame(images), out / "truth_images.csv", index=False)
+    write_csv(pd.concat([c for c in calcs if len(c)] or [pd.DataFrame()], ignore_index=True).reindex(
+        columns=["file", "patient_id", "view", "x_mm", "y_mm", "length_mm", "width_mm", "kind"]),
+        out / "truth_calcifications.csv", index=False)
     return truth
 
 
