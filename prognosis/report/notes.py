@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from prognosis.report.text import fmt_ci, fmt_p, term_label
+from prognosis.report.text import _join_words, fmt_ci, fmt_p, in_sentence, term_label
 from prognosis.results import AnalysisResult
 
 PH_ALPHA = 0.05
@@ -41,6 +41,7 @@ def limitations(result: AnalysisResult) -> list[str]:
         items.append("Patients absent from a table were excluded: " +
                      "; ".join(f"{s.step}: {s.excluded}" for s in absent) + ".")
     items.extend(_checks(result))
+    items.extend(_not_computed(result))
     if result.subgroups is not None:
         tests = [f.interaction_p_adjusted if f.interaction_p_adjusted is not None else f.interaction_p
                  for f in result.subgroups.factors]
@@ -49,6 +50,21 @@ def limitations(result: AnalysisResult) -> list[str]:
                      f"{small} with p < 0.05; with several tests one such result can arise by chance.")
     items.extend(result.warnings)
     return items
+
+
+#: How the limitations name a section that could not be computed.
+_SECTION_NAMES = {
+    "group_tests": "The further group tests (stratified, weighted, pairwise, trend)", "followup": "Median follow-up",
+    "ph_test": "The proportional-hazards check", "validation": "Validation", "subgroups": "The subgroup analysis",
+    "competing": "The competing-risks analysis", "imputation": "Multiple imputation",
+    "associations": "The associations", "table1": "Table 1",
+}
+
+
+def _not_computed(result: AnalysisResult) -> list[str]:
+    """One item per optional section asked for but not computable on this cohort, with its reason."""
+    return [f"{_SECTION_NAMES.get(s.section, s.section)} could not be computed on this cohort: "
+            f"{s.reason.rstrip('. ')}." for s in result.not_computed]
 
 
 def _missing_item(result: AnalysisResult) -> str:
@@ -136,10 +152,13 @@ def methods_sentences(result: AnalysisResult) -> list[str]:
         out.append("Table 1 gives counts with percentages of patients with a known value, medians with "
                    "interquartile ranges, and standardised differences between marker groups.")
     if result.associations is not None:
-        adjusted = any(f.adjusted_for for f in result.associations.factors.values())
+        names = result.associations.adjust_for or next(
+            (f.adjusted_for for f in result.associations.factors.values() if f.adjusted_for), ())
+        words = _join_words([in_sentence(_label(result, n)) for n in names]) if names else ""
         out.append("Associations of the marker with clinical and molecular factors were tested with Pearson's χ² "
                    "and Fisher's exact tests, with odds ratios from logistic regression (as R glm)"
-                   + (", unadjusted and adjusted for age." if adjusted else "."))
+                   + (f", unadjusted and adjusted for {words}." if names else ", unadjusted only (no adjustment "
+                      "variable was named or found)."))
     gt = result.group_tests
     if gt is not None:
         if gt.stratified is not None:
