@@ -410,3 +410,25 @@ def test_associations_adjust_for_the_marker_is_a_spec_error(tmp_path):
     spec = _gbsg2_spec_with(tmp_path, associations={"factors": ["tgrade"], "adjust_for": ["horTh"]})
     with pytest.raises(SpecError, match="adjust_for"):
         run(spec, progress=False)
+
+
+# --- the marker's likelihood-ratio test counts its interaction terms (issue 9, planted bug) --------
+
+@pytest.mark.parametrize(("key", "covariates", "partner"), [
+    ("horTh_x_tgrade", ["tgrade", "age"], "tgrade"),
+    ("horTh_x_menostat", ["menostat", "age"], "menostat"),
+    ("horTh_x_age", ["age", "tgrade"], "age"),
+])
+def test_marker_lrt_with_interactions_matches_anova(tmp_path, key, covariates, partner):
+    # anova(coxph(Surv(time, cens) ~ base), coxph(Surv(time, cens) ~ horTh * partner + ...))
+    # (tests/fixtures/lrt_interactions/make_reference.R; R 4.2.2, survival 3.5.3)
+    expected = json.loads((ROOT / "tests" / "fixtures" / "lrt_interactions" / "reference.json").read_text())[key]
+    spec = _gbsg2_spec_with(tmp_path, ph_test=False, covariates=covariates, interactions=[["horTh", partner]])
+    document = run(spec, progress=False).to_dict()
+    assert len(document["cox"]["adjusted"]["terms"]) == expected["n_terms_full"]
+    assert len(document["cox"]["base"]["terms"]) == expected["n_terms_base"]
+    added = document["added_value"]
+    assert added["df"] == expected["df"]
+    assert_allclose(added["lrt_statistic"], expected["statistic"], rtol=1e-6)
+    assert_allclose(added["p"], expected["p"], rtol=1e-6)
+    assert_allclose(document["cox"]["base"]["log_likelihood"], expected["loglik_base"], rtol=1e-9)
