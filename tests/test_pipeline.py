@@ -432,3 +432,33 @@ def test_marker_lrt_with_interactions_matches_anova(tmp_path, key, covariates, p
     assert_allclose(added["lrt_statistic"], expected["statistic"], rtol=1e-6)
     assert_allclose(added["p"], expected["p"], rtol=1e-6)
     assert_allclose(document["cox"]["base"]["log_likelihood"], expected["loglik_base"], rtol=1e-9)
+
+
+# --- an event exactly at the horizon is an event (issue 9, planted bug `>` vs `>=`) ----------------
+
+def test_an_event_exactly_at_the_horizon_counts(study):
+    # R: time = pmin(time, h); status = ifelse(time > h, 0, status); survfit(Surv(time, status) ~ casting)
+    # (tests/fixtures/horizon/make_reference.R; R 4.2.2, survival 3.5.3). Patient P03's event is on
+    # day 1000, the horizon itself; P04's is on day 1001.
+    import pandas as pd
+
+    fixture = ROOT / "tests" / "fixtures" / "horizon"
+    expected = json.loads((fixture / "reference.json").read_text())
+    data = pd.read_csv(fixture / "horizon.csv", dtype=str)
+    clinical = study.read("clinical")
+    assert list(clinical["patient_id"]) == list(data["patient_id"])
+    assert list(study.read("imaging")["casting"]) == list(data["casting"])
+    clinical["followup_days"], clinical["bc_death"] = data["followup_days"], data["bc_death"]
+    study.write("clinical", clinical)
+    horizon = expected["meta"]["horizon_days"]
+    study.spec.update(endpoint={**study.spec["endpoint"], "unit": "days", "horizon": horizon},
+                      km={"by": "casting", "times": [horizon]}, covariates=["age"], ph_test=False)
+    document = run(load_spec(study.save_spec()), progress=False).to_dict()
+    assert document["events"] == expected["events"]
+    step = next(s for s in document["flow"] if s["step"].startswith("administrative censoring"))
+    assert f"{expected['n_beyond_horizon']} followed beyond the horizon" in step["reason"]
+    assert f"({expected['events_beyond_horizon']} of their events not counted)" in step["reason"]
+    for group in ("no", "yes"):
+        curve = document["km"]["groups"][group]
+        assert curve["events"] == expected["events_by_group"][group]
+        assert_allclose(curve["survival"][0]["estimate"], expected["survival_at_horizon"][group], rtol=1e-12)
