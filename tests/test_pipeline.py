@@ -462,3 +462,15 @@ def test_an_event_exactly_at_the_horizon_counts(study):
         curve = document["km"]["groups"][group]
         assert curve["events"] == expected["events_by_group"][group]
         assert_allclose(curve["survival"][0]["estimate"], expected["survival_at_horizon"][group], rtol=1e-12)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ({"adjust_for": ["age"]}, "factors"),
+    ({"factors": ["tgrade"], "adjust": ["age"]}, "adjust"),
+    ({"factors": ["tgrade"], "adjust_for": 3}, "associations.adjust_for"),
+])
+def test_associations_mapping_is_checked(tmp_path, value, match):
+    from prognosis.errors import SpecError
+
+    with pytest.raises(SpecError, match=match):
+        _gbsg2_spec_with(tmp_path, associations=value)
