@@ -270,20 +270,23 @@ def associations_section(cohort: Cohort, spec: AnalysisSpec) -> AssociationsResu
     marker = cohort.variables[spec.marker.name]
     factors = [cohort.variables[name] for name in factor_names]
     explicit = spec.options.associations_adjust_for
+    how = "name the adjustment with associations: {factors: [...], adjust_for: [...]}"
     if explicit is not None:
         adjust = [cohort.variables[name] for name in explicit]
-        adjustment = (f"adjusted for {', '.join(explicit)} (associations.adjust_for)" if explicit else
-                      "no adjusted odds ratios: associations.adjust_for is empty")
+        adjustment = (f"for {', '.join(explicit)} (associations.adjust_for)" if explicit else
+                      "none (associations.adjust_for is empty)")
     else:
         age = cohort.variables.get("age")
-        if age is not None and age.spec.type == "numeric" and "age" not in factor_names:
-            adjust = [age]
-            adjustment = ("adjusted for age: the spec lists the factors only, and then the column named age is "
-                          "adjusted for; name others with associations: {factors: [...], adjust_for: [...]}")
-        else:
+        if age is None or age.spec.type != "numeric":
             adjust = []
-            adjustment = ("no adjusted odds ratios: the spec lists the factors only and the cohort has no numeric "
-                          "column named age; name the adjustment with associations: {factors: [...], adjust_for: [...]}")
+            adjustment = f"none: the spec lists the factors only, and the cohort has no numeric column named age; {how}"
+        elif "age" in factor_names:
+            adjust = []
+            adjustment = f"none: the spec lists the factors only, which adjusts for age, and age is one of them; {how}"
+        else:
+            adjust = [age]
+            adjustment = ("for age: the spec lists the factors only, and then a numeric column named age is adjusted "
+                          f"for; {how}")
     return associations(_eligible(cohort), marker, factors, adjust_for=adjust, adjustment=adjustment)
 
 

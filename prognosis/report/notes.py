@@ -107,7 +107,7 @@ def _checks(result: AnalysisResult) -> list[str]:
             low = f" (smallest p = {ph.terms[smallest[0]].p:.2f}, {_label(result, smallest[0])})" if smallest else ""
             items.append(f"Proportional hazards: all per-variable test p-values are above {PH_ALPHA:g}{low}; global "
                          f"{fmt_p(ph.global_test.p)}.")
-    else:
+    elif result.reason_not_computed("ph_test") is None:  # else _not_computed says why
         not_assessed.append("the proportional-hazards assumption")
     cr = result.competing
     if cr is not None:
@@ -124,7 +124,7 @@ def _checks(result: AnalysisResult) -> list[str]:
         text += (f"; {unknown} patient{'s' if unknown != 1 else ''} with an unknown cause of death "
                  f"{'were' if unknown != 1 else 'was'} left out of that analysis." if unknown else ".")
         items.append(text)
-    else:
+    elif result.reason_not_computed("competing") is None:  # else _not_computed says why
         not_assessed.append("competing causes of death")
     v = result.validation
     if v is not None:
@@ -132,7 +132,7 @@ def _checks(result: AnalysisResult) -> list[str]:
         items.append(f"Optimism of the C-index (bootstrap, B = {b.B}): {b.c_optimism:.3f}, so the optimism-corrected "
                      f"Harrell's C is {b.c_corrected:.3f} (apparent {b.c_apparent:.3f}); the estimates come from "
                      "the same patients, so external validation is still needed.")
-    else:
+    elif result.reason_not_computed("validation") is None:  # else _not_computed says why
         not_assessed.append("optimism of the C-index")
     if len(not_assessed) == 3:
         items.append(NOT_ASSESSED)
