@@ -424,7 +424,8 @@ def test_marker_lrt_with_interactions_matches_anova(tmp_path, key, covariates, p
     # (tests/fixtures/lrt_interactions/make_reference.R; R 4.2.2, survival 3.5.3)
     expected = json.loads((ROOT / "tests" / "fixtures" / "lrt_interactions" / "reference.json").read_text())[key]
     spec = _gbsg2_spec_with(tmp_path, ph_test=False, covariates=covariates, interactions=[["horTh", partner]])
-    document = run(spec, progress=False).to_dict()
+    document = json.loads(run(spec, progress=False).to_json())
+    _validate(document)  # categorical x categorical terms too (horTh[yes]:menostat[Pre], as the README's casting x her2)
     assert len(document["cox"]["adjusted"]["terms"]) == expected["n_terms_full"]
     assert len(document["cox"]["base"]["terms"]) == expected["n_terms_base"]
     added = document["added_value"]
