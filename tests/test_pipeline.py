@@ -475,3 +475,14 @@ def test_associations_mapping_is_checked(tmp_path, value, match):
 
     with pytest.raises(SpecError, match=match):
         _gbsg2_spec_with(tmp_path, associations=value)
+
+
+def test_cli_run_says_which_section_was_not_computed(tmp_path):
+    from typer.testing import CliRunner
+
+    from prognosis.cli import app
+
+    outcome = CliRunner().invoke(app, ["run", str(ALL_EVENTS / "tied_spec.yaml"), "--out", str(tmp_path / "out")])
+    assert outcome.exit_code == 0, outcome.output
+    assert "not computed: ph_test: every event happened at the same time" in outcome.output
+    assert (tmp_path / "out" / "report.html").exists()
