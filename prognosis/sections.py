@@ -114,9 +114,7 @@ def validation(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison, *, p
         return None
     times = options.times or spec.km.times
     if not times:
-        warnings.warn("validation needs times (validation.times or km.times); it was skipped",
-                      PrognosisWarning, stacklevel=2)
-        return None
+        raise ModelError("validation needs times at which to assess the model: give validation.times or km.times")
     if spec.options.strata:
         warnings.warn("validation uses the unstratified adjusted model; strata are ignored there",
                       PrognosisWarning, stacklevel=2)
@@ -127,7 +125,8 @@ def validation(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison, *, p
         warnings.warn(f"validation at {t:g} {spec.endpoint.unit} was left out: no patient is followed beyond it",
                       PrognosisWarning, stacklevel=2)
     if not usable:
-        return None
+        raise ModelError("no validation time lies inside the follow-up (every one is at or beyond the last "
+                         "follow-up time); choose earlier validation.times")
     return validate_cox(cohort.time, cohort.event, models.design, times=usable, groups=options.groups,
                         B=options.bootstrap, seed=options.seed, ties=spec.options.ties, progress=progress)
 

@@ -486,3 +486,16 @@ def test_cli_run_says_which_section_was_not_computed(tmp_path):
     assert outcome.exit_code == 0, outcome.output
     assert "not computed: ph_test: every event happened at the same time" in outcome.output
     assert (tmp_path / "out" / "report.html").exists()
+
+
+@pytest.mark.parametrize(("km", "validation", "reason"), [
+    ({"by": "casting"}, {"bootstrap": 0}, "validation needs times"),
+    ({"by": "casting", "times": [1]}, {"times": [50]}, "no validation time lies inside the follow-up"),
+])
+def test_validation_without_usable_times_is_recorded_as_not_computed(study, km, validation, reason):
+    # Before: validation was null, as if it had not been asked for.
+    study.spec.update(km=km, validation=validation)
+    document = json.loads(run(load_spec(study.save_spec()), progress=False).to_json())
+    _validate(document)
+    assert document["validation"]["status"] == "not_computed" and reason in document["validation"]["reason"]
+    assert document["ph_test"] is not None and "status" not in document["ph_test"]
