@@ -68,6 +68,7 @@ def run(
     _setup_logging(verbose)
     if not verbose:   # the pipeline's warnings are echoed below, once, from result.warnings
         logging.getLogger("prognosis.pipeline").setLevel(logging.ERROR)
+        logging.getLogger("prognosis.sections").setLevel(logging.ERROR)  # likewise result.not_computed
     try:
         analysis = load_spec(spec)
         # the spec, tables and dictionaries, whose folders the report folder must not be or hold
@@ -82,6 +83,8 @@ def run(
         _fail_os(exc)
     for note in result.warnings:
         typer.echo(f"warning: {note}", err=True)
+    for skipped in result.not_computed:
+        typer.echo(f"not computed: {skipped.section}: {skipped.reason}", err=True)
     typer.echo(f"{result.n} patients, {result.events} events analysed")
     typer.echo(f"wrote {out_dir / 'report.html'}")
     typer.echo(f"wrote {out_dir / 'results.json'}")

@@ -67,18 +67,22 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
         km = kaplan_meier_by(cohort.time, cohort.event, level_labels(cohort.data[by.name], by),
                              levels=by.spec.category_levels or None, by=by.name, times=spec.km.times,
                              conf_type=spec.km.conf_type)
-        group_tests = sections.group_tests(cohort, spec)
-        followup = sections.followup(cohort)
+        # Beside the core (KM above, the Cox comparison below) every section is optional: one that
+        # cannot be computed on this cohort is recorded with its reason and the rest is delivered.
+        runner = sections.SectionRunner()
+        group_tests = runner.run("group_tests", sections.group_tests, cohort, spec)
+        followup = runner.run("followup", sections.followup, cohort)
         models = compare_models(cohort, spec.marker.name, tuple(c.name for c in spec.covariates),
                                 ties=options.ties, strata=options.strata, robust=options.robust,
                                 cluster=options.cluster, interactions=options.interactions)
-        ph = sections.proportional_hazards(cohort, spec, models)
-        validation = sections.validation(cohort, spec, models, progress=progress)
-        subgroups = sections.subgroups(cohort, spec)
-        competing, competing_unknown = sections.competing(cohort, spec, models)
-        imputation = sections.imputation(cohort, spec)
-        associations = sections.associations_section(cohort, spec)
-        table1 = sections.table1(cohort, spec)
+        ph = runner.run("ph_test", sections.proportional_hazards, cohort, spec, models)
+        validation = runner.run("validation", sections.validation, cohort, spec, models, progress=progress)
+        subgroups = runner.run("subgroups", sections.subgroups, cohort, spec)
+        competing, competing_unknown = runner.run("competing", sections.competing, cohort, spec, models,
+                                                  fallback=(None, 0))
+        imputation = runner.run("imputation", sections.imputation, cohort, spec)
+        associations = runner.run("associations", sections.associations_section, cohort, spec)
+        table1 = runner.run("table1", sections.table1, cohort, spec)
     notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PrognosisWarning)))
     for note in notes:
         logger.warning(note)
@@ -90,7 +94,7 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
         provenance=provenance(spec, tables), warnings=notes,
         group_tests=group_tests, followup=followup, ph_test=ph, validation=validation, subgroups=subgroups,
         competing=competing, competing_unknown_cause=competing_unknown, imputation=imputation,
-        associations=associations, table1=table1,
+        associations=associations, table1=table1, not_computed=tuple(runner.not_computed),
     )
 
 
@@ -102,9 +106,13 @@ def _assemble(spec: AnalysisSpec, tables: list[Table]) -> Cohort:
         required[options.cluster] = "cluster"
     optional = {name: "subgroups" for name in options.subgroups}
     optional.update({name: "associations" for name in options.associations})
+    optional.update({name: "associations.adjust_for" for name in options.associations_adjust_for or ()})
     optional.update({name: "table1" for name in options.table1 or ()})
     if options.competing:
         optional[options.competing.column] = "competing.column"
+    if spec.marker.name in (options.associations_adjust_for or ()):
+        raise SpecError(f"{spec.path.name if spec.path else 'spec'}: associations.adjust_for: {spec.marker.name!r} is "
+                        "the marker, the outcome of the association models; adjust for other variables")
     for a, b in options.interactions:
         for name in (a, b):
             if name not in {v.name for v in spec.model_variables}:

@@ -13,7 +13,7 @@ import numpy as np
 from prognosis._json import finite_or_none as _number
 from prognosis.cohort.assemble import Variable
 from prognosis.cohort.flow import FlowStep
-from prognosis.sections import GroupTests
+from prognosis.sections import GroupTests, NotComputed
 from prognosis.stats.associations import AssociationsResult
 from prognosis.stats.compare import ModelComparison
 from prognosis.stats.competing import CompetingRisksResult
@@ -85,10 +85,27 @@ class AnalysisResult:
     imputation: ImputationResult | None = None
     associations: AssociationsResult | None = None
     table1: TableOne | None = None
+    not_computed: tuple[NotComputed, ...] = ()
+    """Optional sections asked for but not computable on this cohort (their result fields are None)."""
+
+    def reason_not_computed(self, section: str) -> str | None:
+        """Why ``section`` (e.g. ``"ph_test"``) was not computed; None if it was, or was not asked for."""
+        return next((s.reason for s in self.not_computed if s.section == section), None)
 
     def to_dict(self) -> dict[str, Any]:
         """The results.json document (a contract: keys are only ever added)."""
         adjusted = self.models.adjusted.to_dict()
+
+        def section(name: str, result: Any) -> dict[str, Any] | None:
+            # null: not asked for; {"status": "not_computed", "reason": ...}: asked for, not computable.
+            skipped = next((s for s in self.not_computed if s.section == name), None)
+            return skipped.to_dict() if skipped is not None else _section(result)
+
+        km = km_to_dict(self.km)
+        if self.group_tests is not None:
+            km.update(self.group_tests.to_dict())
+        if self.reason_not_computed("group_tests") is not None:
+            km["group_tests"] = section("group_tests", None)
         return {
             "title": self.title,
             "question": self.question,
@@ -100,8 +117,8 @@ class AnalysisResult:
             "marker": self.marker,
             "covariates": list(self.covariates),
             "variables": {name: _variable_dict(var) for name, var in self.variables.items()},
-            "km": {**km_to_dict(self.km), **(self.group_tests.to_dict() if self.group_tests else {})},
-            "followup": _section(self.followup),
+            "km": km,
+            "followup": section("followup", self.followup),
             "cox": {
                 "unadjusted": self.models.unadjusted.to_dict(),
                 "adjusted": adjusted,
@@ -109,14 +126,15 @@ class AnalysisResult:
             },
             "added_value": self.models.added_value.to_dict(),
             "events_per_variable": self.models.events_per_variable,
-            "ph_test": _section(self.ph_test),
-            "validation": _section(self.validation),
-            "subgroups": _section(self.subgroups),
-            "competing": None if self.competing is None else {
+            "ph_test": section("ph_test", self.ph_test),
+            "validation": section("validation", self.validation),
+            "subgroups": section("subgroups", self.subgroups),
+            "competing": section("competing", None) if self.competing is None else {
                 **self.competing.to_dict(), "excluded_unknown_cause": self.competing_unknown_cause},
-            "imputation": _section(self.imputation),
-            "associations": _section(self.associations),
-            "table1": _section(self.table1),
+            "imputation": section("imputation", self.imputation),
+            "associations": section("associations", self.associations),
+            "table1": section("table1", self.table1),
+            "sections_not_computed": [{"section": s.section, "reason": s.reason} for s in self.not_computed],
             "warnings": list(self.warnings),
             "provenance": self.provenance,
         }

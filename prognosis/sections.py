@@ -3,6 +3,11 @@
 :func:`prognosis.pipeline.run` calls these in order; each returns ``None`` when the spec does not
 ask for its section. They only adapt the cohort to the statistical functions in
 :mod:`prognosis.stats`; the statistics live there.
+
+Only the core (cohort, Kaplan–Meier, the main Cox comparison) may stop a run. An optional section
+that cannot be computed on this cohort (R would stop inside ``cox.zph``, say, while everything
+else fits) is run through :class:`SectionRunner`, which records why as a :class:`NotComputed`
+and lets the analysis go on.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import logging
 import warnings
 
+import numpy as np
 import pandas as pd
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from prognosis.cohort.assemble import BEYOND_HORIZON, EVENT, TIME, Cohort
-from prognosis.errors import PrognosisWarning
+from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.spec import AnalysisSpec
 from prognosis.stats.associations import AssociationsResult, associations
 from prognosis.stats.competing import CompetingRisksResult, competing_risks
@@ -40,11 +46,63 @@ from prognosis.stats.validation import ValidationSummary, validate_cox
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NotComputed:
+    """An optional section that was asked for but could not be computed on this cohort, and why.
+
+    ``reason`` is the statistical function's message: it names variables and rules, never a
+    patient's value, so it may go to results.json and the report.
+    """
+
+    section: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"status": "not_computed", "reason": self.reason}
+
+
+# What "cannot be computed on this cohort" means: the named statistical error, and a singular
+# system the statistics did not anticipate (R's own "system is exactly singular"). Anything else
+# is a bug in prognosis and must stay loud.
+_SECTION_FAILURES = (ModelError, np.linalg.LinAlgError)
+
+
+class SectionRunner:
+    """Runs the optional sections of one analysis, keeping the reasons of those that failed.
+
+    >>> runner = SectionRunner()
+    >>> ph = runner.run("ph_test", proportional_hazards, cohort, spec, models)  # doctest: +SKIP
+
+    ``runner.not_computed`` then holds one :class:`NotComputed` per section that raised
+    :class:`~prognosis.errors.ModelError` (or a singular linear system), in the order run.
+    """
+
+    def __init__(self) -> None:
+        self.not_computed: list[NotComputed] = []
+
+    def run(self, section: str, compute: Callable[..., T], *args: Any, fallback: Any = None, **kwargs: Any) -> T:
+        """``compute(*args, **kwargs)``, or ``fallback`` when the section cannot be computed."""
+        try:
+            return compute(*args, **kwargs)
+        except _SECTION_FAILURES as exc:
+            reason = str(exc) if isinstance(exc, ModelError) else f"a singular linear system ({exc})"
+            logger.warning("%s was not computed: %s", section, reason)
+            self.not_computed.append(NotComputed(section, reason))
+            return fallback
+
 
 def proportional_hazards(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison) -> PHTestResult | None:
     """Scaled-Schoenfeld test of the adjusted model, per variable and global (R ``cox.zph``)."""
     if not spec.options.ph_test or models.design is None or not models.adjusted.terms:
         return None
+    if np.unique(cohort.time[cohort.event == 1]).size < 2:
+        # The test regresses the scaled Schoenfeld residuals on (a transform of) time: with one event
+        # time there is no slope to estimate, and R's cox.zph stops ("system is exactly singular").
+        raise ModelError("every event happened at the same time, so the scaled Schoenfeld residuals cannot be "
+                         "regressed on time (R cox.zph: system is exactly singular)")
     return ph_test(cohort.time, cohort.event, models.design, models.adjusted, transform="km", strata=models.strata)
 
 
@@ -56,9 +114,7 @@ def validation(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison, *, p
         return None
     times = options.times or spec.km.times
     if not times:
-        warnings.warn("validation needs times (validation.times or km.times); it was skipped",
-                      PrognosisWarning, stacklevel=2)
-        return None
+        raise ModelError("validation needs times at which to assess the model: give validation.times or km.times")
     if spec.options.strata:
         warnings.warn("validation uses the unstratified adjusted model; strata are ignored there",
                       PrognosisWarning, stacklevel=2)
@@ -69,7 +125,8 @@ def validation(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison, *, p
         warnings.warn(f"validation at {t:g} {spec.endpoint.unit} was left out: no patient is followed beyond it",
                       PrognosisWarning, stacklevel=2)
     if not usable:
-        return None
+        raise ModelError("no validation time lies inside the follow-up (every one is at or beyond the last "
+                         "follow-up time); choose earlier validation.times")
     return validate_cox(cohort.time, cohort.event, models.design, times=usable, groups=options.groups,
                         B=options.bootstrap, seed=options.seed, ties=spec.options.ties, progress=progress)
 
@@ -200,14 +257,36 @@ def _eligible(cohort: Cohort) -> pd.DataFrame:
 
 
 def associations_section(cohort: Cohort, spec: AnalysisSpec) -> AssociationsResult | None:
-    """The marker against each factor in ``associations``, among patients with known follow-up."""
-    if not spec.options.associations:
+    """The marker against each factor in ``associations``, among patients with known follow-up.
+
+    The adjusted odds ratios adjust for ``associations.adjust_for`` when the spec names it; with
+    the bare list they adjust for a numeric column named ``age`` if there is one (and say so),
+    otherwise for nothing (and say that).
+    """
+    factor_names = spec.options.associations
+    if not factor_names:
         return None
     marker = cohort.variables[spec.marker.name]
-    factors = [cohort.variables[name] for name in spec.options.associations]
-    age = cohort.variables.get("age")
-    adjust = "age" if age is not None and age.spec.type == "numeric" and "age" not in spec.options.associations else None
-    return associations(_eligible(cohort), marker, factors, age=adjust)
+    factors = [cohort.variables[name] for name in factor_names]
+    explicit = spec.options.associations_adjust_for
+    how = "name the adjustment with associations: {factors: [...], adjust_for: [...]}"
+    if explicit is not None:
+        adjust = [cohort.variables[name] for name in explicit]
+        adjustment = (f"for {', '.join(explicit)} (associations.adjust_for)" if explicit else
+                      "none (associations.adjust_for is empty)")
+    else:
+        age = cohort.variables.get("age")
+        if age is None or age.spec.type != "numeric":
+            adjust = []
+            adjustment = f"none: the spec lists the factors only, and the cohort has no numeric column named age; {how}"
+        elif "age" in factor_names:
+            adjust = []
+            adjustment = f"none: the spec lists the factors only, which adjusts for age, and age is one of them; {how}"
+        else:
+            adjust = [age]
+            adjustment = ("for age: the spec lists the factors only, and then a numeric column named age is adjusted "
+                          f"for; {how}")
+    return associations(_eligible(cohort), marker, factors, adjust_for=adjust, adjustment=adjustment)
 
 
 def table1(cohort: Cohort, spec: AnalysisSpec) -> TableOne:

@@ -20,6 +20,7 @@ OPTION_KEYS: tuple[str, ...] = (
 _VALIDATION_KEYS = ("bootstrap", "seed", "times", "groups")
 _MISSING_KEYS = ("method", "m", "seed", "iterations")
 _COMPETING_KEYS = ("column", "codes", "of_interest")
+_ASSOCIATIONS_KEYS = ("factors", "adjust_for")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class AnalysisOptions:
     validation: ValidationSpec | None = None
     missing: MissingSpec = field(default_factory=MissingSpec)
     associations: tuple[str, ...] = ()
+    associations_adjust_for: tuple[str, ...] | None = None
+    """Columns the adjusted odds ratios adjust for (``associations: {factors, adjust_for}``); None: the
+    bare-list rule, a numeric column named ``age`` if there is one."""
     competing: CompetingSpec | None = None
     table1: tuple[str, ...] | None = None
 
@@ -130,7 +134,14 @@ def parse_options(r: SpecReader, top: dict[str, Any]) -> AnalysisOptions:
     if "subgroups" in top:
         options["subgroups"] = r.names(top["subgroups"], "subgroups")
     if "associations" in top:
-        options["associations"] = r.names(top["associations"], "associations")
+        if isinstance(top["associations"], dict):
+            raw = r.mapping(top["associations"], "associations", _ASSOCIATIONS_KEYS)
+            if "factors" not in raw:
+                raise r.fail("associations", "`factors` is required, e.g. {factors: [grade, er], adjust_for: [age_dx]}")
+            options["associations"] = r.names(raw["factors"], "associations.factors")
+            options["associations_adjust_for"] = r.names(raw.get("adjust_for") or [], "associations.adjust_for")
+        else:
+            options["associations"] = r.names(top["associations"], "associations")
     if "table1" in top:
         options["table1"] = r.names(top["table1"], "table1")
     if top.get("validation") is not None:

@@ -37,8 +37,13 @@ def _label(result: AnalysisResult, name: str) -> str:
 def followup_sentence(result: AnalysisResult) -> str | None:
     """Median follow-up by the reverse Kaplan–Meier method, with its CI."""
     fu = result.followup
+    reason = result.reason_not_computed("followup")
+    if reason is not None:
+        return f"Median follow-up was not computed on this cohort: {reason.rstrip('. ')}."
     if fu is None:
         return None
+    if fu.note is not None:
+        return f"Median follow-up is not reported: {fu.note}."
     if fu.median is None or not math.isfinite(fu.median):
         return (f"Median follow-up was not reached by the reverse Kaplan–Meier method "
                 f"({fu.n_censored} of {fu.n} patients censored).")
@@ -112,7 +117,7 @@ def group_tests_context(result: AnalysisResult) -> dict[str, Any] | None:
 
 
 def associations_context(result: AnalysisResult) -> dict[str, Any] | None:
-    """One row per factor level: n with the marker / n, OR and age-adjusted OR vs the reference level,
+    """One row per factor level: n with the marker / n, OR and adjusted OR vs the reference level,
     and the factor's chi-squared and Fisher p-values on its first row."""
     assoc = result.associations
     if assoc is None:
@@ -145,9 +150,11 @@ def associations_context(result: AnalysisResult) -> dict[str, Any] | None:
                              _or_text((fa.adjusted_odds_ratios or {}).get(term), fa.adjusted_odds_ratios is None)),
                 "p": p_text, "first": i == 0, "span": span,
             })
-    adjust_words = ", ".join(in_sentence(_label(result, a)) for a in adjusted_for)
+    # The result names what was adjusted for; older results carried it per factor only.
+    adjust_names = assoc.adjust_for or adjusted_for
+    adjust_words = ", ".join(in_sentence(_label(result, a)) for a in adjust_names)
     return {"marker": assoc.marker, "marker_level": assoc.marker_level, "reference": assoc.reference,
-            "rows": rows, "adjusted_for": adjust_words or None}
+            "rows": rows, "adjusted_for": adjust_words or None, "adjustment": assoc.adjustment or None}
 
 
 def _or_text(odds: Any, not_asked: bool = False) -> str:

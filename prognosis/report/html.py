@@ -68,15 +68,32 @@ def _risk_table(result: AnalysisResult) -> dict:
     return {"times": [f"{t:g}" for t in times], "rows": rows}
 
 
-def _toc(sections: dict[str, object]) -> list[tuple[str, str]]:
-    """Links to the sections present, in page order."""
+#: Headings of the optional sections when they could not be computed (keyed as in results.json).
+NOT_COMPUTED_TITLES = {
+    "table1": "Patient characteristics (Table 1)", "associations": "Associations with clinical and molecular factors",
+    "imputation": "Missing data: multiple imputation", "competing": "Competing risks",
+    "subgroups": "Hazard ratio within subgroups", "validation": "Discrimination and validation of the adjusted model",
+    "ph_test": "Proportional-hazards check", "group_tests": "Further group tests", "followup": "Median follow-up",
+}
+
+
+def not_computed_reasons(result: AnalysisResult) -> dict[str, str]:
+    """Section key -> why it was not computed, for the sections asked for but not computable."""
+    return {s.section: s.reason.rstrip(". ") for s in result.not_computed}
+
+
+def _toc(sections: dict[str, object], skipped: dict[str, str]) -> list[tuple[str, str]]:
+    """Links to the sections present (computed, or shown with the reason they were not), in page order."""
     entries = [("finding", "Main finding", True), ("flow", "Patients", True),
-               ("table1", "Table 1", sections["t1"]), ("associations", "Associations", sections["assoc"]),
+               ("table1", "Table 1", sections["t1"] or "table1" in skipped),
+               ("associations", "Associations", sections["assoc"] or "associations" in skipped),
                ("km", "Survival", True), ("cox", "Hazard ratios", True),
-               ("imputation", "Multiple imputation", sections["mi"]), ("competing", "Competing risks", sections["cr"]),
-               ("subgroups", "Subgroups", sections["sg"]), ("validation", "Validation", sections["val"]),
-               ("ph", "Proportional hazards", sections["ph"]), ("limitations", "Limitations", True),
-               ("methods", "Methods", True)]
+               ("imputation", "Multiple imputation", sections["mi"] or "imputation" in skipped),
+               ("competing", "Competing risks", sections["cr"] or "competing" in skipped),
+               ("subgroups", "Subgroups", sections["sg"] or "subgroups" in skipped),
+               ("validation", "Validation", sections["val"] or "validation" in skipped),
+               ("ph", "Proportional hazards", sections["ph"] or "ph_test" in skipped),
+               ("limitations", "Limitations", True), ("methods", "Methods", True)]
     return [(anchor, name) for anchor, name, present in entries if present]
 
 
@@ -92,6 +109,7 @@ def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, des
         "mi": imputation_context(result), "cr": competing_context(result), "sg": subgroups_context(result),
         "val": validation_context(result), "ph": ph_context(result),
     }
+    skipped = not_computed_reasons(result)
     encoded = {name: base64.b64encode(data).decode("ascii") for name, data in (figures or {}).items()}
     km_var = result.variables.get(result.km.by)
     covariates = [result.variables[c].label for c in result.covariates]
@@ -118,6 +136,8 @@ def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, des
         figures=encoded,
         followup=followup_sentence(result),
         methods_more=methods_sentences(result),
-        toc=_toc(sections),
+        toc=_toc(sections, skipped),
+        skipped=skipped,
+        skipped_titles=NOT_COMPUTED_TITLES,
         **sections,
     )

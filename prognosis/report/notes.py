@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from prognosis.report.text import fmt_ci, fmt_p, term_label
+from prognosis.report.text import _join_words, fmt_ci, fmt_p, in_sentence, term_label
 from prognosis.results import AnalysisResult
 
 PH_ALPHA = 0.05
@@ -41,6 +41,7 @@ def limitations(result: AnalysisResult) -> list[str]:
         items.append("Patients absent from a table were excluded: " +
                      "; ".join(f"{s.step}: {s.excluded}" for s in absent) + ".")
     items.extend(_checks(result))
+    items.extend(_not_computed(result))
     if result.subgroups is not None:
         tests = [f.interaction_p_adjusted if f.interaction_p_adjusted is not None else f.interaction_p
                  for f in result.subgroups.factors]
@@ -49,6 +50,21 @@ def limitations(result: AnalysisResult) -> list[str]:
                      f"{small} with p < 0.05; with several tests one such result can arise by chance.")
     items.extend(result.warnings)
     return items
+
+
+#: How the limitations name a section that could not be computed.
+_SECTION_NAMES = {
+    "group_tests": "The further group tests (stratified, weighted, pairwise, trend)", "followup": "Median follow-up",
+    "ph_test": "The proportional-hazards check", "validation": "Validation", "subgroups": "The subgroup analysis",
+    "competing": "The competing-risks analysis", "imputation": "Multiple imputation",
+    "associations": "The associations", "table1": "Table 1",
+}
+
+
+def _not_computed(result: AnalysisResult) -> list[str]:
+    """One item per optional section asked for but not computable on this cohort, with its reason."""
+    return [f"{_SECTION_NAMES.get(s.section, s.section)} could not be computed on this cohort: "
+            f"{s.reason.rstrip('. ')}." for s in result.not_computed]
 
 
 def _missing_item(result: AnalysisResult) -> str:
@@ -91,7 +107,7 @@ def _checks(result: AnalysisResult) -> list[str]:
             low = f" (smallest p = {ph.terms[smallest[0]].p:.2f}, {_label(result, smallest[0])})" if smallest else ""
             items.append(f"Proportional hazards: all per-variable test p-values are above {PH_ALPHA:g}{low}; global "
                          f"{fmt_p(ph.global_test.p)}.")
-    else:
+    elif result.reason_not_computed("ph_test") is None:  # else _not_computed says why
         not_assessed.append("the proportional-hazards assumption")
     cr = result.competing
     if cr is not None:
@@ -108,7 +124,7 @@ def _checks(result: AnalysisResult) -> list[str]:
         text += (f"; {unknown} patient{'s' if unknown != 1 else ''} with an unknown cause of death "
                  f"{'were' if unknown != 1 else 'was'} left out of that analysis." if unknown else ".")
         items.append(text)
-    else:
+    elif result.reason_not_computed("competing") is None:  # else _not_computed says why
         not_assessed.append("competing causes of death")
     v = result.validation
     if v is not None:
@@ -116,7 +132,7 @@ def _checks(result: AnalysisResult) -> list[str]:
         items.append(f"Optimism of the C-index (bootstrap, B = {b.B}): {b.c_optimism:.3f}, so the optimism-corrected "
                      f"Harrell's C is {b.c_corrected:.3f} (apparent {b.c_apparent:.3f}); the estimates come from "
                      "the same patients, so external validation is still needed.")
-    else:
+    elif result.reason_not_computed("validation") is None:  # else _not_computed says why
         not_assessed.append("optimism of the C-index")
     if len(not_assessed) == 3:
         items.append(NOT_ASSESSED)
@@ -136,10 +152,13 @@ def methods_sentences(result: AnalysisResult) -> list[str]:
         out.append("Table 1 gives counts with percentages of patients with a known value, medians with "
                    "interquartile ranges, and standardised differences between marker groups.")
     if result.associations is not None:
-        adjusted = any(f.adjusted_for for f in result.associations.factors.values())
+        names = result.associations.adjust_for or next(
+            (f.adjusted_for for f in result.associations.factors.values() if f.adjusted_for), ())
+        words = _join_words([in_sentence(_label(result, n)) for n in names]) if names else ""
         out.append("Associations of the marker with clinical and molecular factors were tested with Pearson's χ² "
                    "and Fisher's exact tests, with odds ratios from logistic regression (as R glm)"
-                   + (", unadjusted and adjusted for age." if adjusted else "."))
+                   + (f", unadjusted and adjusted for {words}." if names else ", unadjusted only (no adjustment "
+                      "variable was named or found)."))
     gt = result.group_tests
     if gt is not None:
         if gt.stratified is not None:

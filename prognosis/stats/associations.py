@@ -2,7 +2,8 @@
 
 For each factor: the cross-table of marker level by factor level, Pearson's chi-squared test
 (no continuity correction), Fisher's exact test, and odds ratios of the marker's non-reference
-level from logistic regressions of the *marker* on the factor, unadjusted and adjusted for age.
+level from logistic regressions of the *marker* on the factor, unadjusted and adjusted for the
+variables in ``adjust_for`` (numeric linear, categorical as indicators), which the caller names.
 The marker is the outcome, so "the odds of casting are 7.04 times higher in grade 3 than grade 1"
 reads straight off ``odds_ratios["grade[3]"]``.
 
@@ -75,7 +76,8 @@ class FactorAssociation:
     also has no ``chi2`` or ``fisher_p``). ``n`` counts patients with both values; ``missing``
     those without one of them. An odds ratio is ``None`` when it cannot be estimated (an empty
     cell, non-convergence); a warning says why. ``adjusted_odds_ratios`` is ``None`` when no
-    adjustment was asked for or the factor is the adjustment variable itself.
+    adjustment was asked for or the factor is the only adjustment variable itself;
+    ``adjusted_for`` names the variables of this factor's adjusted model.
     """
 
     factor: str
@@ -107,9 +109,14 @@ class AssociationsResult:
     marker_level: str
     reference: str
     factors: dict[str, FactorAssociation]
+    adjust_for: tuple[str, ...] = ()
+    """The variables the adjusted odds ratios are adjusted for (each factor's model leaves itself out)."""
+    adjustment: str = ""
+    """How ``adjust_for`` was chosen, in words (e.g. the spec key, or the default rule and its outcome)."""
 
     def to_dict(self) -> dict:
         return {"marker": self.marker, "marker_level": self.marker_level, "reference": self.reference,
+                "adjust_for": list(self.adjust_for), "adjustment": self.adjustment,
                 "factors": {name: fa.to_dict() for name, fa in self.factors.items()}}
 
     def to_frame(self) -> pd.DataFrame:
@@ -243,7 +250,8 @@ def _marker_levels(marker: Variable, marker_level: str | None) -> tuple[str, str
 
 
 def associations(data: pd.DataFrame, marker: Variable, factors: list[Variable], *, age: str | None = "age",
-                 marker_level: str | None = None) -> AssociationsResult:
+                 marker_level: str | None = None, adjust_for: list[Variable] | None = None,
+                 adjustment: str = "") -> AssociationsResult:
     """Cross-tables, chi-squared and Fisher tests, and odds ratios of the marker for each factor.
 
     Parameters
@@ -258,10 +266,17 @@ def associations(data: pd.DataFrame, marker: Variable, factors: list[Variable], 
         level against ``factor.reference``).
     age
         Column adjusted for in ``adjusted_odds_ratios`` (numeric, linear); ``None`` for none.
+        Ignored when ``adjust_for`` is given.
     marker_level
         The marker level modelled against the marker's reference; default the last other level.
         With more than two marker levels the models use only patients at these two levels,
         while the cross-table and tests use all levels.
+    adjust_for
+        Variables of the adjusted models (numeric: linear; binary or categorical: indicators
+        against their reference), e.g. ``[age_dx, grade]``; ``[]`` for no adjusted odds ratios.
+        A factor that is itself in ``adjust_for`` is adjusted for the others only.
+    adjustment
+        Words recorded with the result saying how ``adjust_for`` was chosen.
 
     Returns
     -------
@@ -275,15 +290,20 @@ def associations(data: pd.DataFrame, marker: Variable, factors: list[Variable], 
     References
     ----------
     R ``table``, ``chisq.test(tab, correct = FALSE)``, ``fisher.test(tab)``,
-    ``glm(marker ~ factor [+ age], family = binomial)`` with Wald intervals
+    ``glm(marker ~ factor [+ adjust_for], family = binomial)`` with Wald intervals
     ``exp(b +- qnorm(0.975) * se)`` (``confint.default``, not profile likelihood).
     """
     marker_level, reference = _marker_levels(marker, marker_level)
-    missing_columns = [v for v in [marker.name, *(f.name for f in factors), *([age] if age else [])] if v not in data]
+    if adjust_for is None:
+        adjust_for = [] if age is None else [_numeric_variable(age)]
+    adjust_names = [v.name for v in adjust_for]
+    missing_columns = [v for v in [marker.name, *(f.name for f in factors), *adjust_names] if v not in data]
     if missing_columns:
         raise ModelError(f"associations: column(s) {', '.join(missing_columns)} not in the data")
+    if marker.name in adjust_names:
+        raise ModelError(f"associations: the marker {marker.name} is the outcome of these models; it cannot also be "
+                         "adjusted for")
     marker_values = _labels(data[marker.name], marker)
-    age_variable = None if age is None else _numeric_variable(age)
     results: dict[str, FactorAssociation] = {}
     for factor in factors:
         both = marker_values.notna() & data[factor.name].notna()
@@ -302,16 +322,18 @@ def associations(data: pd.DataFrame, marker: Variable, factors: list[Variable], 
         outcome = (marker_values[modelled] == marker_level).to_numpy(dtype=float)
         odds = _logistic(outcome, data[modelled], [factor], factor, "unadjusted")
         adjusted, adjusted_for, n_adjusted = None, (), None
-        if age_variable is not None and factor.name != age:
-            with_age = modelled & data[age].notna()
-            y = (marker_values[with_age] == marker_level).to_numpy(dtype=float)
-            adjusted = _logistic(y, data[with_age], [factor, age_variable], factor, "age-adjusted")
-            adjusted_for, n_adjusted = (age,), int(with_age.sum())
+        others = [v for v in adjust_for if v.name != factor.name]
+        if others:
+            with_all = modelled & data[[v.name for v in others]].notna().all(axis=1)
+            y = (marker_values[with_all] == marker_level).to_numpy(dtype=float)
+            what = "age-adjusted" if [v.name for v in others] == ["age"] else "adjusted"
+            adjusted = _logistic(y, data[with_all], [factor, *others], factor, what)
+            adjusted_for, n_adjusted = tuple(v.name for v in others), int(with_all.sum())
         results[factor.name] = FactorAssociation(
             factor.name, factor.label, table, int(both.sum()), int((~both).sum()), chi2, fisher_p,
             odds, adjusted, adjusted_for, n_adjusted)
         logger.debug("associations: %s vs %s on %d patients", marker.name, factor.name, int(both.sum()))
-    return AssociationsResult(marker.name, marker_level, reference, results)
+    return AssociationsResult(marker.name, marker_level, reference, results, tuple(adjust_names), adjustment)
 
 
 def _numeric_variable(name: str) -> Variable:

@@ -9,6 +9,7 @@ shrinks with every early event.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,10 +22,17 @@ from prognosis.stats.km import ConfType, kaplan_meier
 
 logger = logging.getLogger(__name__)
 
+ALL_EVENTS_NOTE = ("every patient had the event, so nobody is censored and the reverse Kaplan–Meier median "
+                   "follow-up is undefined (R gives NA); the observed follow-up is complete")
+
 
 @dataclass(frozen=True)
 class FollowUpResult:
-    """Median follow-up and its interval; NaN where the reverse curve (or a bound) stays above 0.5."""
+    """Median follow-up and its interval; NaN where the reverse curve (or a bound) stays above 0.5.
+
+    ``note`` says why the median is undefined when that is not just a short follow-up (every
+    patient had the event, so nobody is censored: R's ``quantile(survfit(...))`` gives NA).
+    """
 
     median: float
     lower: float
@@ -34,10 +42,14 @@ class FollowUpResult:
     conf_type: ConfType = "log"
     conf_level: float = 0.95
     method: str = "reverse Kaplan-Meier"
+    note: str | None = None
 
     def to_dict(self) -> dict:
-        return {"median": finite_or_none(self.median), "lower": finite_or_none(self.lower), "upper": finite_or_none(self.upper),
-                "method": self.method}
+        out = {"median": finite_or_none(self.median), "lower": finite_or_none(self.lower),
+               "upper": finite_or_none(self.upper), "method": self.method}
+        if self.note is not None:
+            out["note"] = self.note
+        return out
 
 
 def median_followup(
@@ -61,7 +73,12 @@ def median_followup(
     Raises
     ------
     ModelError
-        Inputs fail :func:`~prognosis.stats.checks.check_survival`, or no patient is censored.
+        Inputs fail :func:`~prognosis.stats.checks.check_survival`.
+
+    Notes
+    -----
+    When every patient had the event nobody is censored, the reverse curve stays at 1 and the
+    median and both bounds are NaN with a ``note``, as R gives NA there.
 
     References
     ----------
@@ -75,7 +92,9 @@ def median_followup(
     time, event = check_survival(time, event, what="the follow-up cohort")
     censored = 1.0 - event
     if censored.sum() == 0:
-        raise ModelError("every patient had the event, so follow-up is complete and has no reverse Kaplan–Meier median")
+        # R: quantile(survfit(Surv(time, 1 - status) ~ 1), 0.5) is NA, and every other estimate still fits.
+        return FollowUpResult(math.nan, math.nan, math.nan, n=int(time.size), n_censored=0, conf_type=conf_type,
+                              conf_level=conf_level, note=ALL_EVENTS_NOTE)
     # statsmodels' quantile_ci takes logs of S = 0 and 1 on the way; those NaNs are expected and
     # never reach the interval, so numpy's divide warnings are noise here.
     with np.errstate(divide="ignore", invalid="ignore"):

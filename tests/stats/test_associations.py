@@ -120,3 +120,29 @@ def test_marker_with_three_levels_models_the_chosen_level_against_the_reference(
 def test_numeric_marker_is_refused():
     with pytest.raises(ModelError, match="age"):
         associations(pd.read_csv(DATA["complete"]), variable("age", "numeric"), FACTORS)
+
+
+@pytest.mark.parametrize("data_set", sorted(DATA))
+@pytest.mark.parametrize("factor", ["tgrade", "pnodes"])
+def test_explicit_adjustment_matches_glm(reference, data_set, factor):
+    # glm(horTh ~ factor + tsize + menostat, binomial): an adjustment named in the spec, not `age`
+    expected = reference[data_set]["adjusted_for_tsize_menostat"][factor]
+    adjust = [variable("tsize", "numeric"), FACTORS[1]]
+    result = associations(pd.read_csv(DATA[data_set]), MARKER, [f for f in FACTORS if f.name == factor],
+                          adjust_for=adjust, adjustment="adjusted for tsize, menostat (associations.adjust_for)")
+    got = result.factors[factor]
+    assert got.adjusted_for == tuple(expected["adjust_for"]) and got.n_adjusted == expected["n_adjusted"]
+    assert result.adjust_for == ("tsize", "menostat") and "adjust_for" in result.to_dict()["adjustment"]
+    for term, ref in expected["adjusted_odds_ratios"].items():
+        odds = got.adjusted_odds_ratios[term]
+        assert_allclose([odds.coef, odds.se, odds.odds_ratio, odds.lower, odds.upper],
+                        [ref["coef"], ref["se"], ref["odds_ratio"], ref["lower"], ref["upper"]], rtol=1e-6, err_msg=term)
+        assert_allclose(odds.p, ref["p"], rtol=1e-4, err_msg=term)
+
+
+def test_a_factor_in_adjust_for_is_adjusted_for_the_others_only(reference):
+    data = pd.read_csv(DATA["complete"])
+    result = associations(data, MARKER, FACTORS[1:2], adjust_for=[variable("tsize", "numeric"), FACTORS[1]])
+    assert result.factors["menostat"].adjusted_for == ("tsize",)
+    with pytest.raises(ModelError, match="outcome"):
+        associations(data, MARKER, FACTORS[:1], adjust_for=[MARKER])

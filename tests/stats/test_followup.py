@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from prognosis.errors import ModelError
 from prognosis.stats.followup import median_followup, median_followup_by, numbers_at_risk
 from prognosis.stats.km import kaplan_meier_by
 
@@ -63,9 +62,15 @@ def test_median_not_reached_is_none_in_dict():
     assert as_dict["median"] is None and as_dict["upper"] is None
 
 
-def test_everyone_with_an_event_has_no_followup_median():
-    with pytest.raises(ModelError, match="follow-up"):
-        median_followup(np.array([1.0, 2.0]), np.array([1, 1]))
+def test_everyone_with_an_event_has_a_null_followup_median_with_a_note():
+    # R: quantile(survfit(Surv(time, 1 - status) ~ 1), 0.5) is NA when nobody is censored
+    # (tests/fixtures/all_events/reference.json, survival::lung deaths only); it used to raise.
+    expected = json.loads((FIXTURES / "all_events" / "reference.json").read_text())["all_events"]["followup"]
+    data = pd.read_csv(FIXTURES / "all_events" / "lung_dead.csv")
+    result = median_followup(data.time.to_numpy(), data.status.to_numpy(), conf_type="log-log")
+    as_dict = result.to_dict()
+    assert {k: as_dict[k] for k in ("median", "lower", "upper")} == expected
+    assert result.n_censored == 0 and "every patient had the event" in as_dict["note"]
 
 
 @pytest.mark.parametrize(("key", "variable"), [("gbsg2/horTh", "horTh"), ("colon/rx", "rx")])
