@@ -1,9 +1,10 @@
 """Weighted, stratified, pairwise and trend log-rank tests, as R ``survival::survdiff``.
 
-statsmodels' ``survdiff`` returns only the chi-square (no O, E or V, which the trend test needs)
-and has no Fleming–Harrington gamma, so the components are computed here; tests check them
-against statsmodels and R survdiff (tests/stats/test_group_tests.py).
-"""
+statsmodels' ``survdiff`` returns only the chi-square (no O, E or V, which the trend test needs),
+has no Fleming–Harrington gamma and fails on a singular variance (a group with no expected
+events), so the components are computed here and the chi-square uses survival's generalised
+inverse (:func:`generalised_wald`); tests check them against statsmodels and R survdiff
+(tests/stats/test_group_tests.py, tests/stats/test_logrank_empty.py)."""
 
 from __future__ import annotations
 
@@ -116,15 +117,79 @@ def _components(time, event, group, strata, *, levels, rho, gamma, by) -> _Compo
     return _Components(groups, strata_levels, observed, expected, variance, n_strata)
 
 
+# survival's coxph.wtest default: a Cholesky pivot below toler x the largest diagonal element
+# is taken as a singular direction and dropped.
+TOLER_CHOL = 1e-9
+
+
+def generalised_wald(variance: np.ndarray, score: np.ndarray, *, toler: float = TOLER_CHOL) -> tuple[float, int]:
+    """The quadratic form ``score' V^- score`` and the rank of ``V``, V^- a generalised inverse.
+
+    Parameters
+    ----------
+    variance : ndarray, shape (k, k)
+        Symmetric positive semi-definite matrix.
+    score : ndarray, shape (k,)
+    toler : float
+        Relative pivot tolerance of the Cholesky decomposition.
+
+    Returns
+    -------
+    statistic, rank
+
+    Notes
+    -----
+    The algorithm of survival's ``cholesky2`` and ``chsolve2`` (C code behind ``coxph.wtest``): a
+    Cholesky decomposition that zeroes pivots below ``toler`` times the largest diagonal element,
+    and a solve that sets those components to zero. Where ``score`` lies in the column space of
+    ``V`` (as a log-rank O - E does), the form does not depend on which g-inverse is used.
+
+    References
+    ----------
+    R ``survival:::coxph.wtest(var, b, toler.chol = 1e-9)``.
+    """
+    a = np.array(variance, dtype=float)
+    k = a.shape[0]
+    if k == 0:
+        return 0.0, 0
+    largest = max(float(np.max(np.diag(a))), 0.0)
+    eps = toler if largest == 0 else largest * toler
+    rank = 0
+    for i in range(k):
+        pivot = a[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            a[i, i] = 0.0
+            continue
+        rank += 1
+        for j in range(i + 1, k):
+            ratio = a[j, i] / pivot
+            a[j, i] = ratio
+            a[j, j] -= ratio * ratio * pivot
+            a[j + 1:, j] -= ratio * a[j + 1:, i]
+    # Forward solve with the unit lower triangle, then back-solve D L' z = y, zero where D is.
+    y = np.array(score, dtype=float)
+    for i in range(k):
+        y[i] -= y[:i] @ a[i, :i]
+    for i in range(k - 1, -1, -1):
+        y[i] = 0.0 if a[i, i] == 0 else y[i] / a[i, i] - y[i + 1:] @ a[i + 1:, i]
+    return float(np.asarray(score, dtype=float) @ y), rank
+
+
 def _chi_square(parts: _Components) -> tuple[float, int]:
-    # As survdiff: groups with no expected events drop out; the first remaining is the reference.
+    """survdiff's chi-square, with df the rank of the variance of the groups it keeps.
+
+    As survdiff, groups with no expected events drop out and the first remaining is the reference.
+    Where a kept group still has zero variance (e.g. its only stratum lost everyone at risk at
+    once), survdiff's solve() fails; the generalised inverse drops that direction instead, as
+    survival's own Wald tests do.
+    """
     used = np.flatnonzero(parts.expected.sum(axis=1) > 0)
-    df = used.size - 1
-    if df < 1:
+    if used.size < 2:
         return 0.0, 0
     diff = parts.o_minus_e[used][1:]
     var = parts.variance[np.ix_(used, used)][1:, 1:]
-    return float(diff @ np.linalg.solve(var, diff)), int(df)
+    statistic, rank = generalised_wald(var, diff)
+    return (statistic, rank) if rank > 0 else (0.0, 0)
 
 
 def _p(statistic: float, df: int) -> float:
@@ -292,19 +357,36 @@ def pairwise_logrank_test(
     statistics, p_values = [], []
     for pair in pairs:
         rows = np.isin(labels, pair)
+        if event[rows].sum() == 0:
+            # No events in the pair: survdiff's chi-square is 0 on 0 df, no test.
+            statistics.append(0.0)
+            p_values.append(float("nan"))
+            continue
         parts = _components(time[rows], event[rows], labels[rows], None if strata is None else strata[rows],
                             levels=pair, rho=rho, gamma=0.0, by=by)
         statistic, df = _chi_square(parts)
         statistics.append(statistic)
         p_values.append(_p(statistic, df))
-    try:
-        adjusted = multipletests(p_values, method=method)[1]
-    except ValueError as error:
-        raise ModelError(f"unknown p-value adjustment method {method!r} for {by}") from error
-    bonferroni = multipletests(p_values, method="bonferroni")[1]
-    comparisons = tuple(PairwiseComparison(pair, s, p, float(a), float(b))
+    adjusted = _adjust(np.array(p_values), method, by)
+    bonferroni = _adjust(np.array(p_values), "bonferroni", by)
+    comparisons = tuple(PairwiseComparison(pair, float(s), float(p), float(a), float(b))
                         for pair, s, p, a, b in zip(pairs, statistics, p_values, adjusted, bonferroni))
     return PairwiseLogRankResult(method, comparisons)
+
+
+def _adjust(p_values: np.ndarray, method: str, by: str) -> np.ndarray:
+    """Adjusted p-values over the pairs that have a test; a pair with no test (NaN) stays NaN and,
+    as R's ``p.adjust`` does with NA, is not counted among the tests."""
+    adjusted = np.full(p_values.shape, np.nan)
+    tested = np.isfinite(p_values)
+    try:
+        # An empty set still goes through multipletests once, so that a bad method is always named.
+        values = multipletests(p_values[tested] if tested.any() else np.array([1.0]), method=method)[1]
+    except ValueError as error:
+        raise ModelError(f"unknown p-value adjustment method {method!r} for {by}") from error
+    if tested.any():
+        adjusted[tested] = values
+    return adjusted
 
 
 @dataclass(frozen=True)
