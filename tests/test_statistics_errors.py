@@ -156,3 +156,19 @@ def test_km_by_the_death_column_with_competing_risks(study, tmp_path):
     assert [a["estimate"] for a in document["competing"]["competing_cif"]["other"]["0"]["cumulative_incidence"]] \
         == [0.0, 0.0]
     assert [s["estimate"] for s in document["km"]["groups"]["0"]["survival"]] == [1.0, 1.0]
+
+
+# --- multiple imputation when nothing is missing -----------------------------------------------
+
+
+def test_multiple_imputation_with_no_missing_value(study, tmp_path):
+    # Every imputation is the observed data: B = 0, r = 0, and mice / mitml give D1 an infinite
+    # denominator df (tests/fixtures/pooling_edges), so D1 is the complete-data Wald chi-square
+    # divided by k; with one marker term its p is the Cox Wald p of the marker.
+    study.spec["missing"] = {"method": "multiple_imputation", "m": 2, "seed": 1}
+    result, out = run_cli(study, tmp_path)
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    d1 = document["imputation"]["marker_test"]["D1"]
+    assert d1["df1"] == 1 and d1["df2"] is None
+    assert d1["p"] == pytest.approx(document["cox"]["adjusted"]["terms"]["casting[yes]"]["p"], rel=1e-8)
