@@ -172,3 +172,42 @@ def test_multiple_imputation_with_no_missing_value(study, tmp_path):
     d1 = document["imputation"]["marker_test"]["D1"]
     assert d1["df1"] == 1 and d1["df2"] is None
     assert d1["p"] == pytest.approx(document["cox"]["adjusted"]["terms"]["casting[yes]"]["p"], rel=1e-8)
+
+
+# --- validation at a time before the first event ------------------------------------------------
+
+
+def _no_event_before_352_days(study):
+    # P33 (201 days, the shortest follow-up) censored: the first event is then at 352 days.
+    for column in ("bc_death", "death"):
+        study.set_cell("clinical", 34, column, "0")
+
+
+def test_validation_auc_before_any_event_is_null_with_a_note(study, tmp_path):
+    # At 0.6 years no event has happened: the AUC there has no case (R's timeROC gives NA), so
+    # it is null with a note; the rest of the validation is delivered.
+    _no_event_before_352_days(study)
+    study.spec["validation"] = {"times": [0.6, 2], "bootstrap": 5, "seed": 1}
+    result, out = run_cli(study, tmp_path)
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    validation = document["validation"]
+    assert validation["auc"][0] is None and 0 < validation["auc"][1] < 1
+    assert 0 < validation["harrell_c"] < 1 and 0 < validation["uno_c"] < 1
+    assert any(w.startswith("the time-dependent AUC at 0.6 is undefined") for w in document["warnings"])
+
+
+def test_validation_with_every_time_before_any_event_is_no_traceback(study, tmp_path):
+    # Uno's C truncated at 0.6 has no comparable pair (R: concordance(ymax = 0.6, timewt = "n/G2")
+    # is NaN, tests/fixtures/discrimination_edges); scikit-survival raised "all samples are
+    # censored". Now: a result with uno_c null and a note, or a named error from a later step
+    # (calibration at 0.6, where every predicted survival is 1) -- never a traceback.
+    _no_event_before_352_days(study)
+    study.spec["validation"] = {"times": [0.6], "bootstrap": 5, "seed": 1}
+    result, out = run_cli(study, tmp_path)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if result.exit_code == 0:
+        document = json.loads((out / "results.json").read_text())
+        assert document["validation"]["uno_c"] is None
+    else:
+        assert result.exit_code == 1 and result.stderr.startswith("error: ")
