@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import warnings
 
+import jsonschema
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from prognosis.cli import app
 from prognosis.pipeline import run
+from prognosis.results import results_schema
 from prognosis.spec import load_spec
 from prognosis.stats.logrank import logrank_test
 
@@ -96,18 +98,37 @@ def test_km_by_with_one_level_left_is_a_named_error(study, tmp_path):
 # --- a group with no expected events (defect 1) ---------------------------------------------
 
 
-def test_km_by_a_group_with_no_expected_events(study, tmp_path):
-    # Three patients of a level "c", all censored before the first event (201 days): they are in
-    # no risk set at an event time, so they change neither O, E nor V, and survdiff drops the
-    # group: the test is the two-group test without them, on 1 df (R: see test_logrank_empty.py).
+def _site_with_an_empty_level(study, others):
+    """A categorical ``site``: level "c" for three patients all censored before the first event
+    (201 days), ``others`` (a list, cycled) for the rest."""
     study.edit_dictionary("imaging", lambda d: d["columns"].update(
         {"site": {"type": "categorical", "levels": ["a", "b", "c"]}}))
     imaging = study.read("imaging")
-    imaging["site"] = np.where(np.arange(40) % 2 == 0, "a", "b")
+    imaging["site"] = [others[i % len(others)] for i in range(40)]
     study.write("imaging", imaging)
     for row, days in [(2, "50"), (3, "60"), (6, "70")]:   # P01, P02, P05: not events
         study.set_cell("clinical", row, "followup_days", days)
         study.set_cell("imaging", row, "site", "c")
+
+
+def test_km_by_two_groups_one_without_expected_events_has_no_test(study, tmp_path):
+    # survdiff: sum(exp > 0) < 2, so chisq 0; df 0 and no p (null), and results.json still
+    # follows its schema.
+    _site_with_an_empty_level(study, ["a"])
+    study.spec["km"] = {"by": "site", "strata": ["grade"], "weights": {"rho": 1}}
+    result, out = run_cli(study, tmp_path)
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    for key in ("logrank", "stratified_logrank", "weighted_logrank"):
+        assert (document["km"][key]["statistic"], document["km"][key]["df"], document["km"][key]["p"]) == (0.0, 0, None)
+    jsonschema.validate(document, results_schema(), cls=jsonschema.Draft202012Validator)
+
+
+def test_km_by_a_group_with_no_expected_events(study, tmp_path):
+    # Three patients of a level "c", all censored before the first event (201 days): they are in
+    # no risk set at an event time, so they change neither O, E nor V, and survdiff drops the
+    # group: the test is the two-group test without them, on 1 df (R: see test_logrank_empty.py).
+    _site_with_an_empty_level(study, ["a", "b"])
     study.spec["km"] = {"by": "site", "strata": ["grade"]}
     result, out = run_cli(study, tmp_path)
     assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ inverse (:func:`generalised_wald`); tests check them against statsmodels and R s
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -18,7 +19,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from prognosis._json import finite_or_none
-from prognosis.errors import ModelError
+from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.checks import check_survival
 
 logger = logging.getLogger(__name__)
@@ -175,20 +176,30 @@ def generalised_wald(variance: np.ndarray, score: np.ndarray, *, toler: float = 
     return float(np.asarray(score, dtype=float) @ y), rank
 
 
-def _chi_square(parts: _Components) -> tuple[float, int]:
+def _chi_square(parts: _Components, by: str = "group") -> tuple[float, int]:
     """survdiff's chi-square, with df the rank of the variance of the groups it keeps.
 
     As survdiff, groups with no expected events drop out and the first remaining is the reference.
     Where a kept group still has zero variance (e.g. its only stratum lost everyone at risk at
     once), survdiff's solve() fails; the generalised inverse drops that direction instead, as
-    survival's own Wald tests do.
+    survival's own Wald tests do. Either is said in a note (group names only, no patient values).
     """
-    used = np.flatnonzero(parts.expected.sum(axis=1) > 0)
+    expected = parts.expected.sum(axis=1)
+    used = np.flatnonzero(expected > 0)
+    empty = [g for g, e in zip(parts.groups, expected) if not e > 0]
+    if empty:
+        warnings.warn(f"{by}: {', '.join(empty)} had no expected events (every patient censored before the "
+                      "first event), so left out of the log-rank test and its df, as R survdiff does",
+                      PrognosisWarning, stacklevel=3)
     if used.size < 2:
         return 0.0, 0
     diff = parts.o_minus_e[used][1:]
     var = parts.variance[np.ix_(used, used)][1:, 1:]
     statistic, rank = generalised_wald(var, diff)
+    if rank < used.size - 1:
+        warnings.warn(f"{by}: the log-rank variance is singular (a group without information, e.g. everyone "
+                      f"at risk in its stratum had the event at once); tested on the {rank} df it has",
+                      PrognosisWarning, stacklevel=3)
     return (statistic, rank) if rank > 0 else (0.0, 0)
 
 
@@ -247,7 +258,7 @@ def weighted_logrank_test(
     Harrington & Fleming (1982), Biometrika 69:553-566, for gamma > 0.
     """
     parts = _components(time, event, group, strata, levels=levels, rho=rho, gamma=gamma, by=by)
-    statistic, df = _chi_square(parts)
+    statistic, df = _chi_square(parts, by)
     return WeightedLogRankResult(statistic, df, _p(statistic, df), float(rho), float(gamma), parts.groups,
                                  tuple(parts.observed.sum(axis=1).tolist()), tuple(parts.expected.sum(axis=1).tolist()))
 
@@ -296,7 +307,7 @@ def stratified_logrank_test(
     weighted_logrank_test, logrank_test
     """
     parts = _components(time, event, group, strata, levels=levels, rho=rho, gamma=0.0, by=by)
-    statistic, df = _chi_square(parts)
+    statistic, df = _chi_square(parts, by)
     per_stratum = tuple(
         StratumCounts(s, int(parts.n_strata[j]), _by_group(parts.observed[:, j], parts.groups),
                       _by_group(parts.expected[:, j], parts.groups))
@@ -364,7 +375,7 @@ def pairwise_logrank_test(
             continue
         parts = _components(time[rows], event[rows], labels[rows], None if strata is None else strata[rows],
                             levels=pair, rho=rho, gamma=0.0, by=by)
-        statistic, df = _chi_square(parts)
+        statistic, df = _chi_square(parts, by)
         statistics.append(statistic)
         p_values.append(_p(statistic, df))
     adjusted = _adjust(np.array(p_values), method, by)
@@ -391,7 +402,8 @@ def _adjust(p_values: np.ndarray, method: str, by: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrendTestResult:
-    """Log-rank test for trend across ordered levels: (s'(O - E))^2 / s'Vs on 1 df."""
+    """Log-rank test for trend across ordered levels: (s'(O - E))^2 / s'Vs on 1 df (0 df, p NaN, where
+    s'Vs = 0)."""
 
     statistic: float
     df: int
@@ -438,10 +450,12 @@ def logrank_trend_test(
     by_level = dict(zip(order, map(float, scores)))
     parts = _components(time, event, labels, strata, levels=order, rho=rho, gamma=0.0, by=by)
     s = np.array([by_level[g] for g in parts.groups])
-    variance = float(s @ parts.variance @ s)
-    if variance <= 0:
-        raise ModelError(f"{by}: the scores do not vary among groups with events, so no trend can be tested")
-    statistic = float((s @ parts.o_minus_e) ** 2 / variance)
-    return TrendTestResult(statistic, 1, _p(statistic, 1), {g: by_level[g] for g in parts.groups}, float(rho))
+    statistic, df = generalised_wald(np.atleast_2d(s @ parts.variance @ s), np.atleast_1d(s @ parts.o_minus_e))
+    if df == 0:
+        # R's u^2 / v is 0 / 0 here; as survdiff with nothing to test: statistic 0 on 0 df, no p.
+        warnings.warn(f"{by}: no trend can be tested (the scores do not vary among the groups with information)",
+                      PrognosisWarning, stacklevel=2)
+        statistic = 0.0
+    return TrendTestResult(statistic, df, _p(statistic, df), {g: by_level[g] for g in parts.groups}, float(rho))
 
 

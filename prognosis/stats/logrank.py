@@ -52,7 +52,7 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: 
     R ``survival::survdiff(Surv(time, status) ~ group)``.
     """
     parts = _components(time, event, group, None, levels=None, rho=0.0, gamma=0.0, by=by)
-    statistic, df = _chi_square(parts)
+    statistic, df = _chi_square(parts, by)
     # chi2.sf, not 1 - cdf, which underflows to 0 for strong effects.
     observed = tuple(int(round(o)) for o in parts.observed.sum(axis=1))
     return LogRankResult(statistic, df, _p(statistic, df), parts.groups, observed)

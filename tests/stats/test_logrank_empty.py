@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from prognosis.errors import PrognosisWarning
 from prognosis.stats.logrank import (
     logrank_test, logrank_trend_test, pairwise_logrank_test, stratified_logrank_test,
     weighted_logrank_test,
@@ -108,3 +109,18 @@ def test_no_testable_direction_gives_df_zero_and_no_p():
     result = logrank_test(*_arrays(EMPTY[rows]))
     assert (result.statistic, result.df) == (0.0, 0)
     assert np.isnan(result.p) and result.to_dict()["p"] is None
+
+
+def test_trend_without_information_has_df_zero():
+    # Only the empty Withdrawn group and one other: s'Vs = 0 (R: u^2 / v = 0 / 0); no test.
+    rows = EMPTY.x.isin(["Maintained", "Withdrawn"])
+    with pytest.warns(PrognosisWarning, match="no trend can be tested"):
+        result = logrank_trend_test(*_arrays(EMPTY[rows]), levels=("Maintained", "Withdrawn"))
+    assert (result.statistic, result.df) == (0.0, 0) and result.to_dict()["p"] is None
+
+
+def test_dropped_groups_are_noted_by_name():
+    with pytest.warns(PrognosisWarning, match="x: Withdrawn had no expected events"):
+        logrank_test(*_arrays(EMPTY), by="x")
+    with pytest.warns(PrognosisWarning, match="the log-rank variance is singular"):
+        stratified_logrank_test(*_arrays(LATE), LATE.site.to_numpy())
