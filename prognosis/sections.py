@@ -59,6 +59,9 @@ def check_km_groups(cohort: Cohort, spec: AnalysisSpec) -> None:
         raise SpecError(f"{where}: km.by must be a categorical or binary variable{default}; {by.name} is "
                         f"{by.spec.type} (derive a grouped version: a column declared categorical in its "
                         "data dictionary)")
+    if by.name in spec.km.strata:
+        raise SpecError(f"{where}: km.strata: {by.name} is km.by itself; within its strata the groups are never "
+                        "compared, so there is nothing to test (stratify by another variable)")
     for name in spec.km.strata:
         var = cohort.variables.get(name)
         if var is not None and not var.is_categorical:

@@ -70,6 +70,13 @@ def test_km_strata_must_be_categorical(study, tmp_path, column, kind):
     assert_named_error(result, f"km.strata: a stratum must be a categorical or binary variable; {column} is {kind}")
 
 
+def test_km_strata_including_km_by_is_a_spec_error(study, tmp_path):
+    # R survdiff(~ casting + strata(casting)): every group alone in its stratum, V = 0, solve() fails.
+    study.spec["km"] = {"by": "casting", "strata": ["grade", "casting"]}
+    result, _ = run_cli(study, tmp_path)
+    assert_named_error(result, "km.strata: casting is km.by itself")
+
+
 def test_km_strata_with_a_one_patient_stratum_runs(study):
     # A stratum of one patient adds nothing to O - E or V (survdiff: nrisk > 1 for the variance);
     # the stratified test is then the test on the other stratum alone, computed by hand here as

@@ -197,9 +197,9 @@ def _chi_square(parts: _Components, by: str = "group") -> tuple[float, int]:
     var = parts.variance[np.ix_(used, used)][1:, 1:]
     statistic, rank = generalised_wald(var, diff)
     if rank < used.size - 1:
-        warnings.warn(f"{by}: the log-rank variance is singular (a group without information, e.g. everyone "
-                      f"at risk in its stratum had the event at once); tested on the {rank} df it has",
-                      PrognosisWarning, stacklevel=3)
+        warnings.warn(f"{by}: the log-rank variance is singular (groups that are never at risk together at an "
+                      "event time within a stratum carry no information); tested on the "
+                      f"{rank} df it has", PrognosisWarning, stacklevel=3)
     return (statistic, rank) if rank > 0 else (0.0, 0)
 
 
