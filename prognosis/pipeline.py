@@ -63,6 +63,7 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
         warnings.simplefilter("always", PrognosisWarning)
         tables = read_tables(spec.tables)
         cohort = _assemble(spec, tables)
+        sections.check_km_groups(cohort, spec)
         by = cohort.variables[spec.km.by]
         km = kaplan_meier_by(cohort.time, cohort.event, level_labels(cohort.data[by.name], by),
                              levels=by.spec.category_levels or None, by=by.name, times=spec.km.times,

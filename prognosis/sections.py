@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, TypeVar
 
 from prognosis.cohort.assemble import BEYOND_HORIZON, EVENT, TIME, Cohort
-from prognosis.errors import ModelError, PrognosisWarning
+from prognosis.errors import ModelError, PrognosisWarning, SpecError
 from prognosis.spec import AnalysisSpec
 from prognosis.stats.associations import AssociationsResult, associations
 from prognosis.stats.competing import CompetingRisksResult, competing_risks
@@ -92,6 +92,35 @@ class SectionRunner:
             logger.warning("%s was not computed: %s", section, reason)
             self.not_computed.append(NotComputed(section, reason))
             return fallback
+
+
+def check_km_groups(cohort: Cohort, spec: AnalysisSpec) -> None:
+    """``km.by`` and every ``km.strata`` column must be categorical or binary.
+
+    A numeric or date column would make a group (or a stratum) of nearly every distinct value:
+    meaningless curves, and log-rank variances that are singular.
+
+    Raises
+    ------
+    SpecError
+        Naming the key, the column and its declared type.
+    """
+    where = spec.path.name if spec.path else "spec"
+    by = cohort.variables[spec.km.by]
+    if not by.is_categorical:
+        default = "" if "by" in (spec.raw.get("km") or {}) else " (km.by defaults to the marker)"
+        raise SpecError(f"{where}: km.by must be a categorical or binary variable{default}; {by.name} is "
+                        f"{by.spec.type} (derive a grouped version: a column declared categorical in its "
+                        "data dictionary)")
+    if by.name in spec.km.strata:
+        raise SpecError(f"{where}: km.strata: {by.name} is km.by itself; within its strata the groups are never "
+                        "compared, so there is nothing to test (stratify by another variable)")
+    for name in spec.km.strata:
+        var = cohort.variables.get(name)
+        if var is not None and not var.is_categorical:
+            raise SpecError(f"{where}: km.strata: a stratum must be a categorical or binary variable; {name} is "
+                            f"{var.spec.type}, which would make a stratum of nearly every patient (derive a "
+                            "grouped version: a column declared categorical in its data dictionary)")
 
 
 def proportional_hazards(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison) -> PHTestResult | None:

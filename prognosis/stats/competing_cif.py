@@ -87,6 +87,8 @@ class GrayTest:
 def _step_at(jump_time: np.ndarray, values: np.ndarray, followup: float, times: np.ndarray) -> np.ndarray:
     times = np.asarray(times, dtype=float)
     index = np.searchsorted(jump_time, times, side="right") - 1
+    if values.size == 0:  # no event of this cause in the group: the incidence stays 0 (cmprsk::cuminc)
+        return np.where(times > followup, np.nan, 0.0)
     out = np.where(index >= 0, values[np.clip(index, 0, None)], 0.0)
     return np.where(times > followup, np.nan, out)
 

@@ -9,7 +9,9 @@ performance); for honest estimates see :func:`prognosis.stats.bootstrap_validate
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 from lifelines.utils import concordance_index
@@ -17,10 +19,37 @@ from sksurv.metrics import brier_score, concordance_index_ipcw, cumulative_dynam
 from sksurv.util import Surv
 
 from prognosis._json import finite_or_none
-from prognosis.errors import ModelError
+from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.checks import check_survival, check_times_at
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# scikit-survival's ValueErrors on valid input, and what they mean for the cohort.
+_SKSURV_REASONS = {
+    "all samples are censored": "no event before {tau:g}",
+    "Found array with 0 sample": "no patient's follow-up ends before {tau:g}",
+    "censoring survival function is zero": "the censoring distribution reaches 0 where it is needed "
+                                           "(the longest follow-up ends in censoring tied with events)",
+}
+
+
+def _or_undefined(what: str, compute: Callable[[], T], undefined: T, *, tau: float) -> T:
+    """``compute()``, or ``undefined`` with a note where scikit-survival finds the index undefined.
+
+    R reports such an index as NA (no comparable pairs, no cases at t); scikit-survival raises
+    ValueError. Only its known messages are caught: any other error is a bug and propagates.
+    """
+    try:
+        return compute()
+    except ValueError as error:
+        reason = next((r for key, r in _SKSURV_REASONS.items() if str(error).startswith(key)), None)
+        if reason is None:
+            raise
+        warnings.warn(f"{what} is undefined ({reason.format(tau=tau)}); reported as null",
+                      PrognosisWarning, stacklevel=3)
+        return undefined
 
 
 def _list(values: np.ndarray) -> list[float | None]:
@@ -63,9 +92,15 @@ def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     ----------
     R ``survival::concordance(Surv(time, status) ~ risk, reverse = TRUE)``; Harrell FE et al.
     (1982) JAMA 247:2543-2546.
+
+    Returns NaN when no pair is comparable (e.g. the only events are at the longest follow-up),
+    as R's concordance does (0 / 0).
     """
     time, event = check_survival(time, event, risk=risk)
-    return float(concordance_index(time, -np.asarray(risk, dtype=float), event))
+    try:
+        return float(concordance_index(time, -np.asarray(risk, dtype=float), event))
+    except ZeroDivisionError:  # lifelines: "No admissable pairs in the dataset."
+        return float("nan")
 
 
 def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, times: tuple[float, ...] | np.ndarray,
@@ -95,6 +130,12 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
         Lengths differ, ``times`` is empty, not increasing or outside the follow-up, or the
         risk score has missing values.
 
+    Warns
+    -----
+    PrognosisWarning
+        An index that is undefined for these data (no event before tau, no comparable pair, a
+        censoring distribution at 0); it is NaN in the result (null in results.json), as R's NA.
+
     References
     ----------
     R ``survival::concordance``; scikit-survival ``concordance_index_ipcw`` (Uno H et al. 2011,
@@ -113,20 +154,37 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
         raise ModelError(f"times must lie within the follow-up, from {time.min():g} to before {time.max():g}")
     surv = Surv.from_arrays(event.astype(bool), time)
     tau = float(times[-1])
-    uno = float(concordance_index_ipcw(surv, surv, risk, tau=tau)[0])
-    auc, mean_auc = cumulative_dynamic_auc(surv, surv, risk, times)
-    brier = np.full(times.size, np.nan)
-    integrated = float("nan")
+    nan = float("nan")
+    uno = _or_undefined(f"Uno's C (truncated at {tau:g})",
+                        lambda: float(concordance_index_ipcw(surv, surv, risk, tau=tau)[0]), nan, tau=tau)
+    refused = (np.full(times.size, nan), nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc_and_mean = _or_undefined("the time-dependent AUC", lambda: cumulative_dynamic_auc(surv, surv, risk, times),
+                                     refused, tau=tau)
+    auc, mean_auc = np.asarray(auc_and_mean[0], dtype=float), float(auc_and_mean[1])
+    if auc_and_mean is not refused:
+        # scikit-survival returns 0 / 0 itself where no case (event by t) or no control exists.
+        for t in times[np.isnan(auc)]:
+            warnings.warn(f"the time-dependent AUC at {t:g} is undefined (no event by {t:g}, or nobody "
+                          "followed beyond it); reported as null", PrognosisWarning, stacklevel=2)
+    brier = np.full(times.size, nan)
+    integrated = nan
     if survival_at_times is not None:
         survival_at_times = np.asarray(survival_at_times, dtype=float)
         if survival_at_times.shape != (time.size, times.size):
             raise ModelError(f"survival_at_times must have shape ({time.size}, {times.size}): one row per "
                              "patient and one column per time")
-        brier = np.asarray(brier_score(surv, surv, survival_at_times, times)[1], dtype=float)
-        if times.size >= 2:
+        predicted = survival_at_times
+        brier = np.asarray(_or_undefined("the Brier score", lambda: brier_score(surv, surv, predicted, times)[1],
+                                         brier, tau=tau), dtype=float)
+        if times.size >= 2 and np.isfinite(brier).all():
             integrated = float(integrated_brier_score(surv, surv, survival_at_times, times))
+    c_index = harrell_c(time, event, risk)
+    if np.isnan(c_index):
+        warnings.warn("Harrell's C is undefined (no comparable pair of patients); reported as null",
+                      PrognosisWarning, stacklevel=2)
     return DiscriminationResult(
-        harrell_c=harrell_c(time, event, risk), uno_c=uno, tau=tau, times=times,
-        auc=np.asarray(auc, dtype=float), mean_auc=float(mean_auc), brier=brier, integrated_brier=integrated,
+        harrell_c=c_index, uno_c=uno, tau=tau, times=times,
+        auc=auc, mean_auc=mean_auc, brier=brier, integrated_brier=integrated,
         n=int(time.size), n_events=int(event.sum()),
     )

@@ -1,13 +1,15 @@
 """Weighted, stratified, pairwise and trend log-rank tests, as R ``survival::survdiff``.
 
-statsmodels' ``survdiff`` returns only the chi-square (no O, E or V, which the trend test needs)
-and has no Fleming–Harrington gamma, so the components are computed here; tests check them
-against statsmodels and R survdiff (tests/stats/test_group_tests.py).
-"""
+statsmodels' ``survdiff`` returns only the chi-square (no O, E or V, which the trend test needs),
+has no Fleming–Harrington gamma and fails on a singular variance (a group with no expected
+events), so the components are computed here and the chi-square uses survival's generalised
+inverse (:func:`generalised_wald`); tests check them against statsmodels and R survdiff
+(tests/stats/test_group_tests.py, tests/stats/test_logrank_empty.py)."""
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -17,7 +19,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from prognosis._json import finite_or_none
-from prognosis.errors import ModelError
+from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.checks import check_survival
 
 logger = logging.getLogger(__name__)
@@ -116,15 +118,89 @@ def _components(time, event, group, strata, *, levels, rho, gamma, by) -> _Compo
     return _Components(groups, strata_levels, observed, expected, variance, n_strata)
 
 
-def _chi_square(parts: _Components) -> tuple[float, int]:
-    # As survdiff: groups with no expected events drop out; the first remaining is the reference.
-    used = np.flatnonzero(parts.expected.sum(axis=1) > 0)
-    df = used.size - 1
-    if df < 1:
+# survival's coxph.wtest default: a Cholesky pivot below toler x the largest diagonal element
+# is taken as a singular direction and dropped.
+TOLER_CHOL = 1e-9
+
+
+def generalised_wald(variance: np.ndarray, score: np.ndarray, *, toler: float = TOLER_CHOL) -> tuple[float, int]:
+    """The quadratic form ``score' V^- score`` and the rank of ``V``, V^- a generalised inverse.
+
+    Parameters
+    ----------
+    variance : ndarray, shape (k, k)
+        Symmetric positive semi-definite matrix.
+    score : ndarray, shape (k,)
+    toler : float
+        Relative pivot tolerance of the Cholesky decomposition.
+
+    Returns
+    -------
+    statistic, rank
+
+    Notes
+    -----
+    The algorithm of survival's ``cholesky2`` and ``chsolve2`` (C code behind ``coxph.wtest``): a
+    Cholesky decomposition that zeroes pivots below ``toler`` times the largest diagonal element,
+    and a solve that sets those components to zero. Where ``score`` lies in the column space of
+    ``V`` (as a log-rank O - E does), the form does not depend on which g-inverse is used.
+
+    References
+    ----------
+    R ``survival:::coxph.wtest(var, b, toler.chol = 1e-9)``.
+    """
+    a = np.array(variance, dtype=float)
+    k = a.shape[0]
+    if k == 0:
+        return 0.0, 0
+    largest = max(float(np.max(np.diag(a))), 0.0)
+    eps = toler if largest == 0 else largest * toler
+    rank = 0
+    for i in range(k):
+        pivot = a[i, i]
+        if not np.isfinite(pivot) or pivot < eps:
+            a[i, i] = 0.0
+            continue
+        rank += 1
+        for j in range(i + 1, k):
+            ratio = a[j, i] / pivot
+            a[j, i] = ratio
+            a[j, j] -= ratio * ratio * pivot
+            a[j + 1:, j] -= ratio * a[j + 1:, i]
+    # Forward solve with the unit lower triangle, then back-solve D L' z = y, zero where D is.
+    y = np.array(score, dtype=float)
+    for i in range(k):
+        y[i] -= y[:i] @ a[i, :i]
+    for i in range(k - 1, -1, -1):
+        y[i] = 0.0 if a[i, i] == 0 else y[i] / a[i, i] - y[i + 1:] @ a[i + 1:, i]
+    return float(np.asarray(score, dtype=float) @ y), rank
+
+
+def _chi_square(parts: _Components, by: str = "group") -> tuple[float, int]:
+    """survdiff's chi-square, with df the rank of the variance of the groups it keeps.
+
+    As survdiff, groups with no expected events drop out and the first remaining is the reference.
+    Where a kept group still has zero variance (e.g. its only stratum lost everyone at risk at
+    once), survdiff's solve() fails; the generalised inverse drops that direction instead, as
+    survival's own Wald tests do. Either is said in a note (group names only, no patient values).
+    """
+    expected = parts.expected.sum(axis=1)
+    used = np.flatnonzero(expected > 0)
+    empty = [g for g, e in zip(parts.groups, expected) if not e > 0]
+    if empty:
+        warnings.warn(f"{by}: {', '.join(empty)} had no expected events (every patient censored before the "
+                      "first event), so left out of the log-rank test and its df, as R survdiff does",
+                      PrognosisWarning, stacklevel=3)
+    if used.size < 2:
         return 0.0, 0
     diff = parts.o_minus_e[used][1:]
     var = parts.variance[np.ix_(used, used)][1:, 1:]
-    return float(diff @ np.linalg.solve(var, diff)), int(df)
+    statistic, rank = generalised_wald(var, diff)
+    if rank < used.size - 1:
+        warnings.warn(f"{by}: the log-rank variance is singular (groups that are never at risk together at an "
+                      "event time within a stratum carry no information); tested on the "
+                      f"{rank} df it has", PrognosisWarning, stacklevel=3)
+    return (statistic, rank) if rank > 0 else (0.0, 0)
 
 
 def _p(statistic: float, df: int) -> float:
@@ -182,7 +258,7 @@ def weighted_logrank_test(
     Harrington & Fleming (1982), Biometrika 69:553-566, for gamma > 0.
     """
     parts = _components(time, event, group, strata, levels=levels, rho=rho, gamma=gamma, by=by)
-    statistic, df = _chi_square(parts)
+    statistic, df = _chi_square(parts, by)
     return WeightedLogRankResult(statistic, df, _p(statistic, df), float(rho), float(gamma), parts.groups,
                                  tuple(parts.observed.sum(axis=1).tolist()), tuple(parts.expected.sum(axis=1).tolist()))
 
@@ -231,7 +307,7 @@ def stratified_logrank_test(
     weighted_logrank_test, logrank_test
     """
     parts = _components(time, event, group, strata, levels=levels, rho=rho, gamma=0.0, by=by)
-    statistic, df = _chi_square(parts)
+    statistic, df = _chi_square(parts, by)
     per_stratum = tuple(
         StratumCounts(s, int(parts.n_strata[j]), _by_group(parts.observed[:, j], parts.groups),
                       _by_group(parts.expected[:, j], parts.groups))
@@ -291,24 +367,42 @@ def pairwise_logrank_test(
     statistics, p_values = [], []
     for pair in pairs:
         rows = np.isin(labels, pair)
+        if event[rows].sum() == 0:
+            # No events in the pair: survdiff's chi-square is 0 on 0 df, no test.
+            statistics.append(0.0)
+            p_values.append(float("nan"))
+            continue
         parts = _components(time[rows], event[rows], labels[rows], None if strata is None else strata[rows],
                             levels=pair, rho=rho, gamma=0.0, by=by)
-        statistic, df = _chi_square(parts)
+        statistic, df = _chi_square(parts, by)
         statistics.append(statistic)
         p_values.append(_p(statistic, df))
-    try:
-        adjusted = multipletests(p_values, method=method)[1]
-    except ValueError as error:
-        raise ModelError(f"unknown p-value adjustment method {method!r} for {by}") from error
-    bonferroni = multipletests(p_values, method="bonferroni")[1]
-    comparisons = tuple(PairwiseComparison(pair, s, p, float(a), float(b))
+    adjusted = _adjust(np.array(p_values), method, by)
+    bonferroni = _adjust(np.array(p_values), "bonferroni", by)
+    comparisons = tuple(PairwiseComparison(pair, float(s), float(p), float(a), float(b))
                         for pair, s, p, a, b in zip(pairs, statistics, p_values, adjusted, bonferroni))
     return PairwiseLogRankResult(method, comparisons)
 
 
+def _adjust(p_values: np.ndarray, method: str, by: str) -> np.ndarray:
+    """Adjusted p-values over the pairs that have a test; a pair with no test (NaN) stays NaN and,
+    as R's ``p.adjust`` does with NA, is not counted among the tests."""
+    adjusted = np.full(p_values.shape, np.nan)
+    tested = np.isfinite(p_values)
+    try:
+        # An empty set still goes through multipletests once, so that a bad method is always named.
+        values = multipletests(p_values[tested] if tested.any() else np.array([1.0]), method=method)[1]
+    except ValueError as error:
+        raise ModelError(f"unknown p-value adjustment method {method!r} for {by}") from error
+    if tested.any():
+        adjusted[tested] = values
+    return adjusted
+
+
 @dataclass(frozen=True)
 class TrendTestResult:
-    """Log-rank test for trend across ordered levels: (s'(O - E))^2 / s'Vs on 1 df."""
+    """Log-rank test for trend across ordered levels: (s'(O - E))^2 / s'Vs on 1 df (0 df, p NaN, where
+    s'Vs = 0)."""
 
     statistic: float
     df: int
@@ -355,10 +449,12 @@ def logrank_trend_test(
     by_level = dict(zip(order, map(float, scores)))
     parts = _components(time, event, labels, strata, levels=order, rho=rho, gamma=0.0, by=by)
     s = np.array([by_level[g] for g in parts.groups])
-    variance = float(s @ parts.variance @ s)
-    if variance <= 0:
-        raise ModelError(f"{by}: the scores do not vary among groups with events, so no trend can be tested")
-    statistic = float((s @ parts.o_minus_e) ** 2 / variance)
-    return TrendTestResult(statistic, 1, _p(statistic, 1), {g: by_level[g] for g in parts.groups}, float(rho))
+    statistic, df = generalised_wald(np.atleast_2d(s @ parts.variance @ s), np.atleast_1d(s @ parts.o_minus_e))
+    if df == 0:
+        # R's u^2 / v is 0 / 0 here; as survdiff with nothing to test: statistic 0 on 0 df, no p.
+        warnings.warn(f"{by}: no trend can be tested (the scores do not vary among the groups with information)",
+                      PrognosisWarning, stacklevel=2)
+        statistic = 0.0
+    return TrendTestResult(statistic, df, _p(statistic, df), {g: by_level[g] for g in parts.groups}, float(rho))
 
 

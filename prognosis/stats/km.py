@@ -91,6 +91,8 @@ class KMCurve:
     def survival_at(self, times: np.ndarray) -> np.ndarray:
         """S(t) for arbitrary times (right-continuous step function)."""
         index = np.searchsorted(self.time, np.asarray(times, dtype=float), side="right") - 1
+        if self.survival.size == 0:  # a group without events: S stays 1
+            return np.ones(index.shape)
         values = np.where(index >= 0, self.survival[np.clip(index, 0, None)], 1.0)
         return values
 

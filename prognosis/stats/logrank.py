@@ -7,18 +7,20 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from statsmodels.duration.survfunc import survdiff
 
-from prognosis.errors import ModelError
-from prognosis.stats.checks import check_survival
+from prognosis._json import finite_or_none
+from prognosis.stats.group_tests import _chi_square, _components, _p
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LogRankResult:
-    """Chi-squared statistic with ``df`` = groups - 1, and its p-value."""
+    """Chi-squared statistic on ``df`` degrees of freedom, and its p-value.
+
+    ``df`` is the rank of the variance of O - E: groups - 1, less one for each group with no
+    expected events (as R survdiff). With df 0 there is no test: statistic 0, p NaN.
+    """
 
     statistic: float
     df: int
@@ -27,7 +29,7 @@ class LogRankResult:
     observed: tuple[int, ...]
 
     def to_dict(self) -> dict:
-        return {"statistic": self.statistic, "df": self.df, "p": self.p}
+        return {"statistic": self.statistic, "df": self.df, "p": finite_or_none(self.p)}
 
 
 def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: str = "group") -> LogRankResult:
@@ -36,23 +38,24 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray, *, by: 
     Raises
     ------
     ModelError
-        Fewer than two groups.
+        Fewer than two groups, a missing group, or time and event that fail
+        :func:`prognosis.stats.checks.check_survival`.
+
+    Notes
+    -----
+    A group with no expected events (all its patients censored before the first event) drops out
+    of the test and of its df, as in survdiff; a direction with zero variance is dropped by a
+    generalised inverse (:func:`prognosis.stats.group_tests.generalised_wald`).
 
     References
     ----------
     R ``survival::survdiff(Surv(time, status) ~ group)``.
     """
-    time, event = check_survival(time, event, group=group)
-    group = np.asarray(group, dtype=object)
-    levels = tuple(sorted(set(group.tolist()), key=str))
-    if len(levels) < 2:
-        only = levels[0] if levels else "none"
-        raise ModelError(f"{by} has only one level ({only!r}) among the analysed patients, so groups cannot be compared")
-    statistic, _ = survdiff(time, event, group)
-    # statsmodels returns 1 - cdf, which underflows to 0 for strong effects; sf keeps the digits.
-    p = stats.chi2.sf(statistic, len(levels) - 1)
-    observed = tuple(int(event[group == lv].sum()) for lv in levels)
-    return LogRankResult(float(statistic), len(levels) - 1, float(p), tuple(map(str, levels)), observed)
+    parts = _components(time, event, group, None, levels=None, rho=0.0, gamma=0.0, by=by)
+    statistic, df = _chi_square(parts, by)
+    # chi2.sf, not 1 - cdf, which underflows to 0 for strong effects.
+    observed = tuple(int(round(o)) for o in parts.observed.sum(axis=1))
+    return LogRankResult(statistic, df, _p(statistic, df), parts.groups, observed)
 
 
 # The weighted, stratified, pairwise and trend tests live in group_tests.py; imported here too so

@@ -13,11 +13,29 @@ import numpy as np
 from scipy import stats
 
 from prognosis._json import finite_or_none
+from prognosis.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
 # mice::barnard.rubin floors lambda here so that df stays finite when B = 0
 _MIN_LAMBDA = 1e-4
+
+
+def _check_m(m: int) -> None:
+    if m < 2:
+        raise ModelError(f"pooling needs at least two imputations, not {m} (missing.m >= 2)")
+
+
+def _reciprocal(value: float) -> float:
+    """1 / value with R's arithmetic: 1 / 0 is Inf (r = 0 when no value was missing), not an error."""
+    return float("inf") if value == 0 else 1.0 / value
+
+
+def _f_sf(statistic: float, df1: int, df2: float) -> float:
+    """P(F(df1, df2) > statistic); with df2 = Inf the F is a chi-square / df1, as R's ``pf``."""
+    if np.isinf(df2):
+        return float(stats.chi2.sf(statistic * df1, df1))
+    return float(stats.f.sf(statistic, df1, df2))
 
 
 @dataclass(frozen=True)
@@ -117,10 +135,9 @@ def rubin_pool(coefs: np.ndarray, vcovs: np.ndarray, *, dfcom: float = np.inf) -
     coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
     vcovs = np.asarray(vcovs, dtype=float)
     m = coefs.shape[0]
-    if m < 2:
-        raise ValueError("pooling needs at least two imputations")
+    _check_m(m)
     if vcovs.shape != (m, coefs.shape[1], coefs.shape[1]):
-        raise ValueError(f"vcovs has shape {vcovs.shape}; expected {(m, coefs.shape[1], coefs.shape[1])}")
+        raise ModelError(f"vcovs has shape {vcovs.shape}; expected {(m, coefs.shape[1], coefs.shape[1])}")
     within = np.diagonal(vcovs, axis1=1, axis2=2).mean(axis=0)
     between = coefs.var(axis=0, ddof=1)
     total = within + (1.0 + 1.0 / m) * between
@@ -132,11 +149,15 @@ def rubin_pool(coefs: np.ndarray, vcovs: np.ndarray, *, dfcom: float = np.inf) -
 
 
 def _denominator_df(k: int, m: int, riv: float) -> float:
-    """Li, Raghunathan & Rubin (1991) df for the F reference distribution."""
+    """Li, Raghunathan & Rubin (1991) df for the F reference distribution.
+
+    Infinite when ``riv`` is 0 (identical imputations), as in mitml and mice, whose formulas
+    divide by it.
+    """
     t = k * (m - 1)
     if t > 4:
-        return 4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) / riv) ** 2
-    return t * (1.0 + 1.0 / k) * (1.0 + 1.0 / riv) ** 2 / 2.0
+        return 4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) * _reciprocal(riv)) ** 2
+    return t * (1.0 + 1.0 / k) * (1.0 + _reciprocal(riv)) ** 2 / 2.0
 
 
 def pooled_wald_test(coefs: np.ndarray, vcovs: np.ndarray, *, dfcom: float | None = None) -> PooledTest:
@@ -161,6 +182,7 @@ def pooled_wald_test(coefs: np.ndarray, vcovs: np.ndarray, *, dfcom: float | Non
     coefs = np.atleast_2d(np.asarray(coefs, dtype=float))
     vcovs = np.asarray(vcovs, dtype=float)
     m, k = coefs.shape
+    _check_m(m)
     qbar = coefs.mean(axis=0)
     within = vcovs.mean(axis=0)
     between = np.atleast_2d(np.cov(coefs, rowvar=False, ddof=1))
@@ -171,14 +193,16 @@ def pooled_wald_test(coefs: np.ndarray, vcovs: np.ndarray, *, dfcom: float | Non
         # Reiter's formula divides by t - 4; mitml gives NaN there, we fall back to Li et al.
         df2 = _denominator_df(k, m, riv)
     else:
-        a = riv * t / (t - 2.0)
+        # numpy scalars: a 0 / 0 here (e.g. riv = 0 with dfcom = 3, where c1 = 0) is NaN, as in mitml.
+        a = np.float64(riv) * t / (t - 2.0)
         vstar = (dfcom + 1.0) / (dfcom + 3.0) * dfcom
         c0, c1, c2 = 1.0 / (t - 4.0), vstar - 2.0 * (1.0 + a), vstar - 4.0 * (1.0 + a)
-        z = (1.0 / c2 + c0 * (a**2 * c1 / ((1.0 + a) ** 2 * c2))
-             + c0 * (8.0 * a**2 * c1 / ((1.0 + a) * c2**2) + 4.0 * a**2 / ((1.0 + a) * c2))
-             + c0 * (4.0 * a**2 / (c2 * c1) + 16.0 * a**2 * c1 / c2**3) + c0 * (8.0 * a**2 / c2**2))
-        df2 = 4.0 + 1.0 / z
-    return PooledTest("D1", statistic, k, float(df2), float(stats.f.sf(statistic, k, df2)), riv)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (1.0 / c2 + c0 * (a**2 * c1 / ((1.0 + a) ** 2 * c2))
+                 + c0 * (8.0 * a**2 * c1 / ((1.0 + a) * c2**2) + 4.0 * a**2 / ((1.0 + a) * c2))
+                 + c0 * (4.0 * a**2 / (c2 * c1) + 16.0 * a**2 * c1 / c2**3) + c0 * (8.0 * a**2 / c2**2))
+            df2 = 4.0 + 1.0 / z
+    return PooledTest("D1", statistic, k, float(df2), _f_sf(statistic, k, df2), riv)
 
 
 def pooled_likelihood_ratio_test(loglik_full: np.ndarray, loglik_base: np.ndarray,
@@ -201,9 +225,10 @@ def pooled_likelihood_ratio_test(loglik_full: np.ndarray, loglik_base: np.ndarra
     which itself refuses ``coxph`` fits).
     """
     m = len(loglik_full)
+    _check_m(m)
     mean_at_own = float(np.mean(2.0 * (np.asarray(loglik_full) - np.asarray(loglik_base))))
     mean_at_pooled = float(np.mean(2.0 * (np.asarray(loglik_full_at_pooled) - np.asarray(loglik_base_at_pooled))))
     riv = (m + 1.0) / (k * (m - 1.0)) * (mean_at_own - mean_at_pooled)
-    statistic = mean_at_pooled / (k * (1.0 + riv))
+    statistic = mean_at_pooled * _reciprocal(k * (1.0 + riv))
     df2 = _denominator_df(k, m, riv)
-    return PooledTest("D3", statistic, k, float(df2), float(stats.f.sf(statistic, k, df2)), float(riv))
+    return PooledTest("D3", statistic, k, float(df2), _f_sf(statistic, k, df2), float(riv))
