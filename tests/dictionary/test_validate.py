@@ -185,7 +185,8 @@ def test_column_named_twice_in_the_header():
     frame = table()
     frame.columns = ["patient_id", "age", "grade", "er", "age", "diagnosed"]
     found = violations(frame)
-    assert found == [Violation(PATH, 1, "age", None, "appears more than once in the header")]
+    assert found == [Violation(PATH, 1, "age", None,
+                               "appears twice in the header (columns 2 and 5); keep one, or rename the other")]
 
 
 # --- every violation at once -----------------------------------------------------------------
