@@ -48,6 +48,17 @@ def _check_separator(path: Path, sep: str) -> None:
                               f"{expected}-separated (in Excel: CSV UTF-8){renamed}")
 
 
+def _first_undecodable_line(path: Path) -> int:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # The decoder's offset is past the 3-byte mark when there is one; lines count from 1.
+        start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        return data[:start].count(b"\n") + 1
+    return 1
+
+
 def _with_header(frame: pd.DataFrame) -> pd.DataFrame:
     """Take the first row as the header, exactly as written.
 
@@ -69,9 +80,10 @@ def _read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, header=None,
                             encoding="utf-8-sig", skip_blank_lines=False)
-    except UnicodeDecodeError as exc:
-        raise _Unreadable(f"is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8 "
-                          "(e.g. in Excel: CSV UTF-8)") from None
+    except UnicodeDecodeError:
+        raise _Unreadable(f"is not UTF-8 text (line {_first_undecodable_line(path)} holds a byte UTF-8 cannot "
+                          "decode; Excel's plain \"CSV\" writes Windows-1252); save it as UTF-8 (in Excel: CSV UTF-8)"
+                          ) from None
     frame = _with_header(frame)
     filled = (frame != "").any(axis=1).to_numpy().nonzero()[0]
     return frame.iloc[: filled[-1] + 1] if filled.size else frame.iloc[:0]
