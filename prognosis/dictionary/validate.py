@@ -48,6 +48,13 @@ def _cell_text(value: object, date_format: str | None) -> object:
     return str(value).strip()
 
 
+def _column_text(column: pd.Series, date_format: str | None) -> pd.Series:
+    if pd.api.types.infer_dtype(column, skipna=False) == "string":
+        # A CSV's column: every cell already text, so strip them at once (not one call per cell).
+        return column.str.strip().astype(object)
+    return column.map(lambda v: _cell_text(v, date_format)).astype(object)
+
+
 def to_text(raw: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:
     """Every cell as stripped text or NA, missing tokens and categorical codes applied."""
     text = pd.DataFrame(index=raw.index)
@@ -55,7 +62,7 @@ def to_text(raw: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:
     for name in raw.columns:
         spec = dictionary.columns.get(str(name))
         date_format = spec.format if spec is not None else None
-        column = raw[name].map(lambda v: _cell_text(v, date_format)).astype(object)
+        column = _column_text(raw[name], date_format)
         column = column.where(~column.isin(missing), pd.NA)
         if spec is not None and spec.codes:
             column = column.map(lambda v: spec.codes.get(v, v) if isinstance(v, str) else v)
@@ -170,10 +177,10 @@ def _duplicate_keys(text: pd.DataFrame, dictionary: DataDictionary, path: str) -
         return []
     keys = text[list(columns)]
     label = " + ".join(columns)
-    parts = [keys.iloc[:, j].to_numpy() for j in range(len(columns))]
+    values = keys.iloc[:, 0].astype(str) if len(columns) == 1 else keys.astype(str).agg(" / ".join, axis=1)
+    values = values.to_numpy()
     rows = np.arange(len(text)) + _HEADER_ROWS + 1
-    return [Violation(path, int(rows[p]), label, " / ".join(str(part[p]) for part in parts),
-                      f"is a duplicate key ({where})")
+    return [Violation(path, int(rows[p]), label, values[p], f"is a duplicate key ({where})")
             for p, where in describe_repeats(repeated_keys(keys), rows)]
 
 
