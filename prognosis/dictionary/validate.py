@@ -177,8 +177,8 @@ def _duplicate_keys(text: pd.DataFrame, dictionary: DataDictionary, path: str) -
         return []
     keys = text[list(columns)]
     label = " + ".join(columns)
-    values = keys.iloc[:, 0].astype(str) if len(columns) == 1 else keys.astype(str).agg(" / ".join, axis=1)
-    values = values.to_numpy()
+    parts = [keys.iloc[:, j].astype(str) for j in range(len(columns))]   # by position: any name works
+    values = (parts[0].str.cat(parts[1:], sep=" / ") if len(parts) > 1 else parts[0]).to_numpy()
     rows = np.arange(len(text)) + _HEADER_ROWS + 1
     return [Violation(path, int(rows[p]), label, values[p], f"is a duplicate key ({where})")
             for p, where in describe_repeats(repeated_keys(keys), rows)]
