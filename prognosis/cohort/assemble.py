@@ -135,8 +135,10 @@ def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, Col
               model: bool = True) -> Variable:
     table, spec = _needed(where, var.name, located)
     role = where.split("[")[0]
-    if spec.type == "date" and (model or role in _SUMMARISED):
-        raise SpecError(f"{where}: {var.name!r} is declared as date, and a date cannot be {_ROLE_WORDS.get(role, 'used here')} "
+    # `associations.adjust_for` and the like are shown (or modelled) as their section is.
+    summarised = any(role == key or role.startswith(key + ".") for key in _SUMMARISED)
+    if spec.type == "date" and (model or summarised):
+        raise SpecError(f"{where}: {var.name!r} is declared as date, and a date cannot be {_role_words(role)} "
                         f"without printing patients' dates; {_DERIVE}")
     if spec.type == "string" and role in ("table1", "associations"):
         raise SpecError(f"{where}: {var.name!r} is declared as string (free text or an identifier), which "
@@ -162,13 +164,17 @@ _ROLE_WORDS = {"table1": "summarised in Table 1", "associations": "a factor of t
                "covariates": "a covariate", "km.by": "a Kaplan–Meier grouping", "interactions": "a model term"}
 
 
+def _role_words(role: str) -> str:
+    return _ROLE_WORDS.get(role) or _ROLE_WORDS.get(role.split(".")[0], "used there")
+
+
 def _check_not_key(join: str, names: dict[str, str]) -> None:
     """The join key identifies patients: no section may summarise, group or model by it."""
     for name, where in names.items():
         if name == join:
             role = where.split("[")[0]
             raise SpecError(f"{where}: {name!r} is the join key, which identifies patients; it cannot be "
-                            f"{_ROLE_WORDS.get(role, 'used there')}")
+                            f"{_role_words(role)}")
 
 
 def _repeated_keys(table: Table, key: str) -> list[Violation]:
