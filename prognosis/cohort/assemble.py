@@ -5,6 +5,12 @@ flow excludes patients for one stated reason (absent from a table, a needed valu
 ``n`` plus all exclusions equals the patients read. Bad values that are not a reason to exclude
 (follow-up <= 0, an end date before its start date, an event not 0/1) are errors naming file,
 row and column: they need fixing, not dropping.
+
+Columns are addressed by name or position only, never through pandas' label-or-level lookup, so a
+column may be called anything (``row``, ``index``, ``größe``) except the cohort's own ``_time``,
+``_event``, ``_beyond_horizon`` and ``_row:<table>``. Dates and the join key are refused wherever
+a section would print or summarise them. A table with no data row, and a cohort left with no
+patient or no event, are errors that say which table or which step emptied it.
 """
 
 from __future__ import annotations

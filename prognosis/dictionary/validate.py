@@ -3,6 +3,12 @@
 The table is first brought to text (so that a CSV, an Excel sheet and a Stata file are judged
 alike), missing tokens and codes are applied, and a pandera schema then checks every cell
 lazily. Only a table with no violation is coerced to its declared types.
+
+A numeric cell must be a finite number: ``inf``, ``Infinity`` and ``nan`` (any case, signed) are
+violations unless the dictionary lists the token under ``missing``. Repeated keys, single or
+composite, are found in linear time and described in bounded messages
+(:mod:`prognosis.dictionary.duplicates`); a header naming a column twice, or not at all, is
+reported with the columns' positions before anything else.
 """
 
 from __future__ import annotations
