@@ -72,7 +72,7 @@ class DataValidationError(PrognosisError):
         if more > 0:
             lines.append(f"... and {more} more")
         n = len(self.violations)
-        files = ", ".join(dict.fromkeys(Path(v.path).name for v in self.violations))
+        files = ", ".join(dict.fromkeys(Path(p).name for p in dict.fromkeys(v.path for v in self.violations)))
         header = f"{n} problem{'s' if n != 1 else ''} found in {files}:"
         super().__init__("\n".join([header, *("  " + line for line in lines)]))
 

@@ -5,6 +5,12 @@ flow excludes patients for one stated reason (absent from a table, a needed valu
 ``n`` plus all exclusions equals the patients read. Bad values that are not a reason to exclude
 (follow-up <= 0, an end date before its start date, an event not 0/1) are errors naming file,
 row and column: they need fixing, not dropping.
+
+Columns are addressed by name or position only, never through pandas' label-or-level lookup, so a
+column may be called anything (``row``, ``index``, ``größe``) except the cohort's own ``_time``,
+``_event``, ``_beyond_horizon`` and ``_row:<table>``. Dates and the join key are refused wherever
+a section would print or summarise them. A table with no data row, and a cohort left with no
+patient or no event, are errors that say which table or which step emptied it.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from prognosis._suggest import did_you_mean
 from prognosis.cohort.flow import FlowStep, check_flow_balances
 from prognosis.cohort.readers import Table
 from prognosis.dictionary import ColumnSpec
-from prognosis.dictionary.validate import rows_sharing_a_key
-from prognosis.errors import DataValidationError, SpecError, Violation
+from prognosis.dictionary.duplicates import describe_repeats, repeated_keys
+from prognosis.errors import DataValidationError, ModelError, SpecError, Violation
 from prognosis.spec import DAYS_PER_UNIT, EndpointSpec, VariableSpec
 
 logger = logging.getLogger(__name__)
@@ -31,6 +37,24 @@ EVENT = "_event"
 #: True where follow-up was cut at the horizon: whatever happened later is censored.
 BEYOND_HORIZON = "_beyond_horizon"
 _ROW_PREFIX = "_row:"
+
+#: Spec keys whose columns the report shows level by level or summarises: a date there would
+#: print patients' dates (or their nanosecond counts), and a free-text column their identifiers.
+_SUMMARISED = ("table1", "associations", "subgroups", "strata", "km.strata")
+_DERIVE = ("derive a number from it (e.g. age at diagnosis, or years since diagnosis) and declare that "
+           "numeric, or a period (e.g. year of diagnosis) and declare it categorical")
+
+
+def _check_not_reserved(tables: list[Table]) -> None:
+    """Columns the cohort adds itself cannot also come from a table (they would be overwritten)."""
+    reserved = {TIME, EVENT, BEYOND_HORIZON}
+    for table in tables:
+        for column in table.data.columns:
+            if column in reserved or str(column).startswith(_ROW_PREFIX):
+                raise SpecError(
+                    f"table {table.name!r} ({Path(table.path).name}) has a column {column!r}, a name prognosis "
+                    f"uses for the cohort's own columns ({', '.join(sorted(reserved))}, {_ROW_PREFIX}<table>); "
+                    "rename it in the table and its dictionary")
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,15 @@ def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]])
 def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, ColumnSpec]], *,
               model: bool = True) -> Variable:
     table, spec = _needed(where, var.name, located)
+    role = where.split("[")[0]
+    # `associations.adjust_for` and the like are shown (or modelled) as their section is.
+    summarised = any(role == key or role.startswith(key + ".") for key in _SUMMARISED)
+    if spec.type == "date" and (model or summarised):
+        raise SpecError(f"{where}: {var.name!r} is declared as date, and a date cannot be {_role_words(role)} "
+                        f"without printing patients' dates; {_DERIVE}")
+    if spec.type == "string" and role in ("table1", "associations"):
+        raise SpecError(f"{where}: {var.name!r} is declared as string (free text or an identifier), which "
+                        f"cannot be {_ROLE_WORDS[role]}; declare it categorical with its levels, or numeric")
     if not model:  # grouping columns (cluster ids, competing causes) may be of any type
         return Variable(var.name, spec, table.name, spec.category_levels[0] if spec.category_levels else None)
     if spec.type not in ("numeric", "categorical", "binary"):
@@ -132,20 +165,41 @@ def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, Col
     return Variable(var.name, spec, table.name, reference)
 
 
+_ROLE_WORDS = {"table1": "summarised in Table 1", "associations": "a factor of the associations",
+               "subgroups": "a subgroup", "strata": "a stratum", "km.strata": "a stratum", "marker": "the marker",
+               "covariates": "a covariate", "km.by": "a Kaplan–Meier grouping", "interactions": "a model term"}
+
+
+def _role_words(role: str) -> str:
+    return _ROLE_WORDS.get(role) or _ROLE_WORDS.get(role.split(".")[0], "used there")
+
+
+def _check_not_key(join: str, names: dict[str, str]) -> None:
+    """The join key identifies patients: no section may summarise, group or model by it."""
+    for name, where in names.items():
+        if name == join:
+            role = where.split("[")[0]
+            raise SpecError(f"{where}: {name!r} is the join key, which identifies patients; it cannot be "
+                            f"{_role_words(role)}")
+
+
 def _repeated_keys(table: Table, key: str) -> list[Violation]:
-    """One row per patient is what a survival analysis joins: name every repeated key."""
+    """One row per patient is what a survival analysis joins: name every repeated key (linear in rows)."""
     ids = table.data[key]
-    found = []
-    for row, others in rows_sharing_a_key(ids).items():   # the index is already the spreadsheet row
-        rule = (f"repeats the join key (also in row {', '.join(map(str, others))}); the analysis needs one "
-                f"row per {key} in every table")
-        if "laterality" in table.data.columns:
-            rule += " (one row per breast? keep the tumour's side: prognosis extract --tumour-side)"
-        found.append(Violation(table.path, int(row), key, str(ids.loc[row]), rule))
-    return found
+    rows = table.data.index.to_numpy()   # already the spreadsheet rows
+    values = ids.to_numpy()
+    suffix = f"; the analysis needs one row per {key} in every table"
+    if "laterality" in table.data.columns:
+        suffix += " (one row per breast? keep the tumour's side: prognosis extract --tumour-side)"
+    return [Violation(table.path, int(rows[p]), key, str(values[p]), f"repeats the join key ({where}){suffix}")
+            for p, where in describe_repeats(repeated_keys(ids), rows)]
 
 
 def _join(tables: list[Table], key: str) -> tuple[pd.DataFrame, list[FlowStep], int]:
+    empty = [Violation(t.path, None, None, None, f"(table {t.name!r}) has a header but no data rows, so it gives "
+                       "no patient to the join") for t in tables if t.n_rows == 0]
+    if empty:
+        raise DataValidationError(empty)
     repeated = [v for table in tables for v in _repeated_keys(table, key)]
     if repeated:
         raise DataValidationError(repeated)
@@ -267,6 +321,9 @@ def assemble_cohort(
         Follow-up <= 0, an end date before its start date, or an event not 0/1, with every
         offending file, row and column.
     """
+    _check_not_reserved(tables)
+    _check_not_key(join, {**{v.name: ("marker" if i == 0 else f"covariates[{i - 1}]") for i, v in enumerate(variables)},
+                          **{name: "km.by" for name in extra}, **(required or {}), **(optional or {})})
     located = _locate(tables, join)
     model_vars = {v.name: _variable("marker" if i == 0 else f"covariates[{i - 1}]", v, located)
                   for i, v in enumerate(variables)}
@@ -292,6 +349,7 @@ def assemble_cohort(
     for name, var in model_vars.items():
         cohort = _exclude_missing(cohort, name, f"{name} known", f"{var.label} missing (complete-case analysis)", flow)
 
+    cohort_before_horizon = cohort
     if endpoint.horizon is not None:
         beyond = cohort[TIME] > endpoint.horizon
         n_events_censored = int((beyond & (cohort[EVENT] == 1)).sum())
@@ -303,10 +361,33 @@ def assemble_cohort(
         ))
     cohort = cohort.reset_index(drop=True)
     check_flow_balances(tuple(flow), n_read, len(cohort))
+    _check_analysable(cohort, flow, endpoint, n_events_read=int((joined[EVENT] == 1).sum()),
+                      n_events_eligible=int((cohort_before_horizon[EVENT] == 1).sum()))
     columns = {c: spec for c, (_, spec) in located.items()}
     logger.info("cohort: %d of %d patients, %d events", len(cohort), n_read, int(cohort[EVENT].sum()))
     return Cohort(cohort, join, tuple(flow), endpoint.unit, n_read, {**model_vars, **kept}, columns,
                   eligible.reset_index(drop=True))
+
+
+def _check_analysable(cohort: pd.DataFrame, flow: list[FlowStep], endpoint: EndpointSpec, *,
+                      n_events_read: int, n_events_eligible: int) -> None:
+    """No patient or no event left: say which step took them, not only that they are gone."""
+    if len(cohort) == 0:
+        emptied = next((step for step in flow if step.n_after == 0), flow[0])
+        if emptied.step == "patients read":
+            raise ModelError("no patient to analyse: the tables hold no patient at all")
+        raise ModelError(f"no patient to analyse: all {emptied.n_before} remaining were excluded at the step "
+                         f"'{emptied.step}' ({emptied.reason})")
+    if cohort[EVENT].sum() == 0:
+        said = [f"{n_events_read} event{'s' if n_events_read != 1 else ''} ({endpoint.event} = 1) in the joined tables"]
+        if n_events_read > n_events_eligible:
+            lost = n_events_read - n_events_eligible
+            said.append(f"{lost} in patients excluded by the flow (missing follow-up, event or a model variable)")
+        if n_events_eligible:
+            said.append(f"{n_events_eligible} after the horizon of {endpoint.horizon:g} {endpoint.unit}, "
+                        "so censored there")
+        raise ModelError(f"the analysed cohort of {len(cohort)} patients has no events, so no survival model can "
+                         f"be estimated: {'; '.join(said)}")
 
 
 def _censor_at(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from prognosis._paths import explain_os_error
@@ -17,14 +18,89 @@ from prognosis.errors import DataValidationError, Violation
 logger = logging.getLogger(__name__)
 
 
+class _Unreadable(Exception):
+    """A reader's own, already worded, reason why a file is not a table (no exception type shown)."""
+
+
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    text = head.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        raise _Unreadable("is empty: no header row (the first line must name the columns)")
+    return text.splitlines()[0]
+
+
+def _check_separator(path: Path, sep: str) -> None:
+    """A header with none of the expected separator but another one: say so, not "column absent"."""
+    header = _first_line(path)
+    if not header.strip():
+        raise _Unreadable("starts with a blank line; the first line must be the header naming the columns")
+    if sep in header:
+        return
+    expected = _SEPARATORS[sep]
+    for other, name in _SEPARATORS.items():
+        if other != sep and other in header:
+            renamed = {",": " or give it the extension .csv", "\t": " or give it the extension .tsv"}.get(other, "")
+            raise _Unreadable(f"looks {name}-separated (its header holds a {name} and no {expected}); save it "
+                              f"{expected}-separated (in Excel: CSV UTF-8){renamed}")
+
+
+def _first_undecodable_line(path: Path) -> int:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # The decoder's offset is past the 3-byte mark when there is one; lines count from 1.
+        start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        return data[:start].count(b"\n") + 1
+    return 1
+
+
+def _with_header(frame: pd.DataFrame) -> pd.DataFrame:
+    """Take the first row as the header, exactly as written.
+
+    pandas' own header parsing renames a repeated name (``age``, ``age.1``) and a blank one
+    (``Unnamed: 3``); validation must see the names the user wrote to say what is wrong.
+    """
+    names = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip() for v in frame.iloc[0]] \
+        if len(frame) else []
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = pd.Index(names, dtype=object)
+    return body
+
+
 def _read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     # Everything as text: the dictionary, not pandas' guessing, decides types and missing tokens.
     # Blank lines are kept as empty rows, so that row numbers stay those a spreadsheet shows
     # (pandas would skip them and shift every later row); trailing ones are dropped, as Excel does.
-    frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False,
-                        encoding="utf-8-sig", skip_blank_lines=False)
+    _check_separator(path, sep)
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False, header=None,
+                            encoding="utf-8-sig", skip_blank_lines=False)
+    except UnicodeDecodeError:
+        raise _Unreadable(f"is not UTF-8 text (line {_first_undecodable_line(path)} holds a byte UTF-8 cannot "
+                          "decode; Excel's plain \"CSV\" writes Windows-1252); save it as UTF-8 (in Excel: CSV UTF-8)"
+                          ) from None
+    frame = _with_header(frame)
     filled = (frame != "").any(axis=1).to_numpy().nonzero()[0]
     return frame.iloc[: filled[-1] + 1] if filled.size else frame.iloc[:0]
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    """The workbook's one sheet holding data; several such sheets are an error, not a silent choice."""
+    sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=None, engine="openpyxl")
+    filled = {name: sheet for name, sheet in sheets.items() if sheet.notna().to_numpy().any()}
+    if len(filled) > 1:
+        listed = ", ".join(repr(str(n)) for n in filled)
+        raise _Unreadable(f"has {len(filled)} sheets holding data ({listed}); prognosis reads one table per "
+                          "file: keep that table's sheet alone in the workbook, or save it as CSV")
+    if not filled:
+        raise _Unreadable("is empty: no sheet holds a header row (the first row must name the columns)")
+    return _with_header(next(iter(filled.values())))
 
 
 _READERS: dict[str, tuple[str, Callable[[Path], pd.DataFrame]]] = {
@@ -32,7 +108,7 @@ _READERS: dict[str, tuple[str, Callable[[Path], pd.DataFrame]]] = {
     ".tsv": ("tab-separated text", lambda p: _read_csv(p, sep="\t")),
     ".parquet": ("Parquet", pd.read_parquet),
     ".pq": ("Parquet", pd.read_parquet),
-    ".xlsx": ("Excel", lambda p: pd.read_excel(p, dtype=object, engine="openpyxl")),
+    ".xlsx": ("Excel", _read_excel),
     # Stata value labels are applied, so declare the labels (not the codes) as levels.
     ".dta": ("Stata", pd.read_stata),
     ".sas7bdat": ("SAS", lambda p: pd.read_sas(p, format="sas7bdat", encoding="infer")),
@@ -69,6 +145,8 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     kind, reader = _READERS[suffix]
     try:
         return reader(path)
+    except _Unreadable as exc:
+        raise DataValidationError([Violation(str(path), None, None, None, str(exc))]) from None
     except Exception as exc:  # each reader raises its own types; all mean "unreadable"
         rule = f"cannot be read as {kind} ({type(exc).__name__}: {exc})"
         raise DataValidationError([Violation(str(path), None, None, None, rule)]) from None

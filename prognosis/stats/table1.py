@@ -15,6 +15,7 @@ mean over all pairs of groups, as ``tableone`` prints it.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import math
@@ -30,6 +31,8 @@ from prognosis.stats.design import level_labels
 logger = logging.getLogger(__name__)
 
 OVERALL = "overall"
+#: Declared types Table 1 can summarise without printing any patient's own value.
+SUMMARISED_TYPES = ("numeric", "binary", "categorical")
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,12 @@ class TableOneRow:
     smd: float | None
 
     def to_dict(self) -> dict:
-        return {"variable": self.variable, "level": self.level, "label": self.label, "statistic": self.statistic,
-                **self.cells, "missing": self.missing, "missing_by_group": dict(self.missing_by_group),
-                "smd": self.smd, "numbers": {k: dict(v) for k, v in self.numbers.items()}}
+        # Each group's cell sits beside the row's own fields (as before) and, complete, under
+        # "cells": a group level named like a field (`missing`, `label`) cannot overwrite it.
+        fields = {"variable": self.variable, "level": self.level, "label": self.label, "statistic": self.statistic,
+                  "missing": self.missing, "missing_by_group": dict(self.missing_by_group), "smd": self.smd,
+                  "numbers": {k: dict(v) for k, v in self.numbers.items()}, "cells": dict(self.cells)}
+        return {**self.cells, **fields}
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,20 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "NA" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def _holds_dates(values: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values):
+        return True
+    first = values.dropna().head(1)
+    return values.dtype == object and bool(first.size) and isinstance(first.iloc[0], (dt.date, dt.timedelta))
+
+
 def _numeric_rows(var: Variable, values: pd.Series, members: dict[str, pd.Series]) -> list[TableOneRow]:
     median_numbers, mean_numbers, median_cells, mean_cells, missing = {}, {}, {}, {}, {}
     present = {}
+    if _holds_dates(values):
+        # pd.to_numeric would turn dates into nanosecond counts, whose quartiles decode to patients' dates.
+        raise ModelError(f"{var.name}: declared numeric but holds dates; Table 1 does not summarise dates "
+                         "(derive an age or an interval, e.g. age at diagnosis)")
     for key, member in members.items():
         x = pd.to_numeric(values[member], errors="coerce").to_numpy(dtype=float)
         missing[key] = int(np.isnan(x).sum())
@@ -174,7 +191,8 @@ def table_one(data: pd.DataFrame, by: Variable, variables: list[Variable]) -> Ta
     Raises
     ------
     ModelError
-        ``by`` is numeric, a column is absent, or a categorical variable holds an undeclared level.
+        ``by`` is not categorical, a variable is declared as a date or string (a date's quartiles would
+        be patients' dates), a column is absent, or a categorical variable holds an undeclared level.
 
     References
     ----------
@@ -184,7 +202,13 @@ def table_one(data: pd.DataFrame, by: Variable, variables: list[Variable]) -> Ta
     Quartiles as ``quantile(x, type = 7)``.
     """
     if not by.is_categorical:
-        raise ModelError(f"{by.name} ({by.label}) is numeric; Table 1 needs a binary or categorical grouping variable")
+        raise ModelError(f"{by.name} ({by.label}) is {by.spec.type}; Table 1 needs a binary or categorical grouping variable")
+    unsummarised = [v for v in variables if v.spec.type not in SUMMARISED_TYPES]
+    if unsummarised:
+        # A date's median and quartiles are patients' own dates; a string column holds identifiers.
+        listed = ", ".join(f"{v.name} ({v.spec.type})" for v in unsummarised)
+        raise ModelError(f"Table 1 summarises numeric, binary and categorical columns, not {listed}; from a date, "
+                         "derive an age or an interval (e.g. age at diagnosis) and summarise that")
     absent = [v.name for v in [by, *variables] if v.name not in data]
     if absent:
         raise ModelError(f"table_one: column(s) {', '.join(absent)} not in the data")

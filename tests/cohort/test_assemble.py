@@ -279,9 +279,10 @@ def test_undeclared_column_is_named_with_a_hint(study, changes, message):
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"marker": "patient_id"},
-     "marker: 'patient_id' is not a column declared in any table"),  # the key is not a variable
+     "marker: 'patient_id' is the join key, which identifies patients; it cannot be the marker"),
     ({"marker": "diagnosis_date"},
-     "marker: 'diagnosis_date' is declared as date; a model variable must be numeric, binary or categorical"),
+     "marker: 'diagnosis_date' is declared as date, and a date cannot be the marker without printing "
+     "patients' dates; derive a number from it (e.g. age at diagnosis"),
     ({"covariates": [{"name": "age", "reference": "50"}]},
      "covariates[0]: 'age' is numeric, so it takes no reference level"),
     ({"marker": {"name": "casting", "reference": "yess"}},

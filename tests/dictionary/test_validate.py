@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from prognosis.dictionary import ColumnSpec, DataDictionary, validate_table
+from prognosis.dictionary.duplicates import repeated_keys, rows_sharing_a_key
 from prognosis.dictionary.validate import ROW_INDEX
 from prognosis.errors import DataValidationError, Violation
 
@@ -185,7 +186,8 @@ def test_column_named_twice_in_the_header():
     frame = table()
     frame.columns = ["patient_id", "age", "grade", "er", "age", "diagnosed"]
     found = violations(frame)
-    assert found == [Violation(PATH, 1, "age", None, "appears more than once in the header")]
+    assert found == [Violation(PATH, 1, "age", None,
+                               "appears twice in the header (columns 2 and 5); keep one, or rename the other")]
 
 
 # --- every violation at once -----------------------------------------------------------------
@@ -296,3 +298,33 @@ def test_composite_key_repeats_only_when_every_part_repeats():
 def test_every_part_of_a_composite_key_is_required():
     frame = pd.DataFrame({"patient_id": ["P1", "P2"], "laterality": ["L", ""], "n": ["1", "2"]})
     assert located(violations(frame, BREASTS)) == [(3, "laterality", None, "is missing, but the column is required")]
+
+
+# --- duplicate keys: linear and bounded (issue 9, defect 17) -------------------------------------
+# Timings for 8,000 and 1,000,000 rows are in benchmarks/duplicate_keys.py; here, the shape.
+
+
+def test_a_key_held_by_six_rows_names_the_five_others():
+    found = violations(table(8, patient_id={r: "P1" for r in (4, 5, 6, 7, 8)}))
+    assert located(found)[0] == (2, "patient_id", "P1", "is a duplicate key (also in row 4, 5, 6, 7, 8)")
+    assert located(found)[-1] == (8, "patient_id", "P1", "is a duplicate key (also in row 2, 4, 5, 6, 7)")
+
+
+def test_a_key_held_by_many_rows_gives_each_the_same_short_message():
+    n = 2_000
+    frame = table(n + 2, patient_id={r: "P1" for r in range(3, n + 2)}).assign(age="50")
+    found = violations(frame)
+    shared = f"is a duplicate key ({n} rows share it: rows 2, 3, 4, 5, 6, … {n + 1}; each is listed as a violation)"
+    assert [(v.row, v.rule) for v in found] == [(r, shared) for r in range(2, n + 2)]
+    # The error message lists its first 50 violations and a count: not n lists of n - 1 rows.
+    with pytest.raises(DataValidationError) as info:
+        validate_table(frame, DICTIONARY, path=PATH)
+    assert len(str(info.value)) < 60 * 200 and str(info.value).endswith(f"... and {n - 50} more")
+
+
+def test_repeated_keys_in_order_of_first_row_with_missing_parts_left_out():
+    keys = pd.DataFrame({"row": ["b", "a", "b", "a", None, None, "c"], "index": ["L", "R", "L", "R", "L", "L", "L"]},
+                        index=pd.RangeIndex(2, 9, name="row"))   # labelled like a validated table
+    assert [g.positions.tolist() for g in repeated_keys(keys)] == [[0, 2], [1, 3]]
+    assert rows_sharing_a_key(keys["row"]) == {2: [4], 3: [5], 4: [2], 5: [3]}
+    assert repeated_keys(keys.iloc[:0]) == ()

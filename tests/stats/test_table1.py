@@ -115,3 +115,34 @@ def test_outputs():
 def test_numeric_by_is_refused():
     with pytest.raises(ModelError, match="age"):
         table_one(pd.read_csv(DATA["complete"]), variable("age", "numeric"), VARIABLES[1:])
+
+
+# --- nothing identifying reaches Table 1 (issue 9, defect 12) ---------------------------------
+
+
+def test_a_date_is_refused_not_summarised_as_nanoseconds():
+    # Before: pd.to_numeric turned the dates into nanosecond counts, and their median and quartiles
+    # decoded to real patients' birth dates.
+    data = pd.DataFrame({"horTh": ["no", "yes", "no", "yes"],
+                         "birth_date": pd.to_datetime(["1950-01-02", "1961-03-04", "1948-05-06", "1970-07-08"])})
+    with pytest.raises(ModelError, match=r"not birth_date \(date\); from a date, derive an age"):
+        table_one(data, BY, [variable("birth_date", "date")])
+    # ... also when a caller declares it numeric by mistake
+    with pytest.raises(ModelError, match="birth_date: declared numeric but holds dates"):
+        table_one(data, BY, [variable("birth_date", "numeric")])
+    with pytest.raises(ModelError, match="birth_date: declared numeric but holds dates"):
+        table_one(data.astype({"birth_date": object}), BY, [variable("birth_date", "numeric")])
+
+
+def test_a_string_column_is_refused():
+    data = pd.DataFrame({"horTh": ["no", "yes"], "patient_id": ["P1", "P2"]})
+    with pytest.raises(ModelError, match=r"not patient_id \(string\)"):
+        table_one(data, BY, [variable("patient_id", "string")])
+
+
+def test_a_group_level_named_like_a_field_keeps_both():
+    by = variable("status", "categorical", ("missing", "present"))
+    data = pd.DataFrame({"status": ["missing", "present", "present"], "age": [50.0, 60.0, np.nan]})
+    row = table_one(data, by, [variable("age", "numeric")]).rows[0].to_dict()
+    assert row["missing"] == 1                    # the row's count of missing ages, not the group's cell
+    assert row["cells"]["missing"] == "50.0 (50.0, 50.0)" and row["cells"]["present"] == "60.0 (60.0, 60.0)"
