@@ -127,3 +127,22 @@ def test_a_missing_file_and_bad_yaml_keep_their_messages(tmp_path):
     with pytest.raises(SpecError, match="analysis spec .* does not exist"):
         read_yaml(tmp_path / "nope.yaml", error=SpecError, what="analysis spec")
     assert "cannot be read as YAML" in read_error(tmp_path, "a: [1, 2\n")
+
+
+# --- extract --params / --set ----------------------------------------------------------------
+
+
+def test_extract_params_with_a_repeated_key_is_refused_by_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from prognosis.cli import app
+
+    params = write(tmp_path, "min_contrast: 3\nmin_area_mm2: 0.01\nmin_contrast: 5\n", name="params.yaml")
+    result = CliRunner().invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "out" / "imaging.csv"),
+                                      "--params", str(params)])
+    assert result.exit_code == 1, result.output
+    assert "params.yaml line 3" in result.output and "'min_contrast' appears twice" in result.output
+    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "out" / "imaging.csv"),
+                                      "--set", "min_contrast={a: 1, a: 2}"])
+    assert result.exit_code == 1 and "--set min_contrast line 1" in result.output
