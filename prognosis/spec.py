@@ -28,6 +28,8 @@ _ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
 _TIME_KEYS = ("column", "start", "end", "unit")
 _KM_KEYS = ("by", "times", "strata", "conf_type", "weights")
 _WEIGHT_KEYS = ("rho", "gamma")
+MAX_WEIGHT = 10.0
+"""Largest Fleming–Harrington exponent; beyond it S(t)^rho underflows and the test is meaningless."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def _weights(r: SpecReader, value: Any) -> tuple[float, float] | None:
     if value is None:
         return None
     raw = r.mapping(value, "km.weights", _WEIGHT_KEYS)
-    rho, gamma = (r.number(raw.get(k, 0), f"km.weights.{k}", positive=False) for k in _WEIGHT_KEYS)
+    rho, gamma = (r.number(raw.get(k, 0), f"km.weights.{k}", positive=False, maximum=MAX_WEIGHT)
+                  for k in _WEIGHT_KEYS)
     if rho < 0 or gamma < 0:
         raise r.fail("km.weights", "rho and gamma must be >= 0")
     return rho, gamma
@@ -161,21 +164,24 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
         raise r.fail("covariates", "a variable is listed twice (the marker is not repeated among covariates)")
 
     km_raw = r.mapping(top.get("km") or {}, "km", _KM_KEYS)
-    times = km_raw.get("times", [])
-    if not isinstance(times, list):
-        raise r.fail("km.times", "expected a list of times in the endpoint unit")
     km = KMSpec(
         by=r.text(km_raw.get("by", marker.name), "km.by"),
-        times=tuple(sorted(r.number(t, f"km.times[{i}]") for i, t in enumerate(times))),
+        times=r.numbers(km_raw.get("times", []), "km.times"),
         strata=r.names(km_raw.get("strata", []), "km.strata"),
         conf_type=r.choice(km_raw.get("conf_type", "log-log"), "km.conf_type", ("log-log", "log", "plain")),
         weights=_weights(r, km_raw.get("weights")),
     )
     join = r.text(top["join"], "join")
-    title = str(top.get("title") or (path.stem if path else "Analysis"))
+    title = top.get("title") or (path.stem if path else "Analysis")
+    if isinstance(title, (list, dict)):
+        raise r.fail("title", "expected text (quote it if it contains `: ` or starts with `[` or `{`)")
+    description = top.get("description")
+    if isinstance(description, (list, dict)):
+        raise r.fail("description", "expected text")
     return AnalysisSpec(
-        title=title, tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
-        covariates=covariates, km=km, path=path, description=top.get("description"), raw=dict(top),
+        title=str(title), tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
+        covariates=covariates, km=km, path=path, description=None if description is None else str(description),
+        raw=dict(top),
         options=parse_options(r, top),
     )
 
