@@ -133,3 +133,33 @@ def test_a_nan_validation_time_in_yaml_fails_at_load_not_after_the_analysis(tmp_
     path.write_text(yaml.safe_dump(MINIMAL, sort_keys=False) + "validation: {times: [5, .nan]}\n", encoding="utf-8")
     with pytest.raises(SpecError, match=r"study.yaml: validation.times\[1\]: expected a finite positive number, got nan"):
         load_spec(path)
+
+
+# --- issue 9, defect 16: the documented default bootstrap: 0 works ---------------------------
+
+
+def test_validation_without_bootstrap_runs_through_prognosis_run(make_study, tmp_path):
+    """`validation: {times: [...]}` used to fail with "B must be at least 1, not 0", the documented default."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from prognosis.cli import app
+
+    study = make_study()
+    study.spec["validation"] = {"times": [2]}
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["run", str(study.save_spec()), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    validation = json.loads((out / "results.json").read_text(encoding="utf-8"))["validation"]
+    boot = validation["bootstrap"]
+    assert boot["B"] == 0 and boot["n_successful"] == 0
+    # no resample, so no optimism: apparent only, the corrected values are null (not 0, not the apparent)
+    assert boot["c_apparent"] == validation["harrell_c"]
+    assert boot["c_optimism"] is None and boot["c_corrected"] is None and boot["slope_corrected"] is None
+    assert boot["slope_apparent"] == 1.0
+    import re
+
+    html = re.sub(r"base64,[A-Za-z0-9+/=]+", "", (out / "report.html").read_text(encoding="utf-8"))
+    assert not re.search(r"\bnan\b", html)
+    assert "not estimated (validation.bootstrap: 0)" in html
