@@ -97,9 +97,14 @@ class AnalysisSpec:
         return (self.marker, *self.covariates)
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base / path).resolve()
+def _resolve(r: SpecReader, base: Path, value: str, where: str) -> Path:
+    if "\x00" in value:  # the OS refuses it later with a bare ValueError
+        raise r.fail(where, "a path cannot contain a NUL character")
+    try:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # e.g. a symlink loop, or ~user that does not exist
+        raise r.fail(where, f"the path {value!r} cannot be resolved ({exc})") from None
 
 
 def _weights(r: SpecReader, value: Any) -> tuple[float, float] | None:
@@ -132,8 +137,9 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
             if key not in item:
                 raise r.fail(where, f"`{key}` is required")
         tables.append(TableSpec(r.text(item["name"], f"{where}.name"),
-                                _resolve(base, r.text(item["path"], f"{where}.path")),
-                                _resolve(base, r.text(item["dictionary"], f"{where}.dictionary"))))
+                                _resolve(r, base, r.text(item["path"], f"{where}.path"), f"{where}.path"),
+                                _resolve(r, base, r.text(item["dictionary"], f"{where}.dictionary"),
+                                         f"{where}.dictionary")))
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
         raise r.fail("tables", "table names must be unique")

@@ -249,7 +249,7 @@ def load_dictionary(path: str | Path) -> DataDictionary:
     columns = {str(n): _parse_column(str(n), spec, where) for n, spec in columns_raw.items()}
     key = raw.get("key")
     if isinstance(key, list):    # a composite key, e.g. one row per breast: [patient_id, laterality]
-        if not key or len(set(key)) != len(key) or not all(isinstance(k, str) for k in key):
+        if not key or not all(isinstance(k, str) for k in key) or len(set(key)) != len(key):
             raise DictionaryError(f"{where}: key must be a column name or a list of distinct column names")
         for part in key:
             if part not in columns:

@@ -289,6 +289,8 @@ def test_composite_key_of_the_per_breast_dictionary():
     ("[patient_id, side]", "clinical.yaml: key column 'side' is not a declared column (did you mean 'site'?)"),
     ("[patient_id, patient_id]", "clinical.yaml: key must be a column name or a list of distinct column names"),
     ("[]", "clinical.yaml: key must be a column name or a list of distinct column names"),
+    # found by tests/test_fuzz_inputs.py: a nested list raised TypeError (unhashable) before the check
+    ("[patient_id, [site, .inf]]", "clinical.yaml: key must be a column name or a list of distinct column names"),
 ])
 def test_composite_key_must_name_distinct_declared_columns(tmp_path, key, expected):
     message = load_error(tmp_path, f"""\
