@@ -24,6 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -31,8 +32,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import test_fuzz_inputs as fuzz  # noqa: E402  (the shared strategies and checks)
 
 
-def _short(value: Any, limit: int = 300) -> str:
-    text = repr(value)
+def _short(value: Any, limit: int = 600) -> str:
+    """The input, YAML documents shown as the keys that differ from the unmutated base they came from."""
+    parts = value if isinstance(value, tuple) else (value,)
+    shown = []
+    for part in parts:
+        if isinstance(part, str) and part.count("\n") > 3:
+            try:
+                tree = yaml.safe_load(part)
+            except yaml.YAMLError:
+                tree = None
+            bases = [*fuzz.SPECS.values(), *fuzz.DICTIONARIES.values()]
+            if isinstance(tree, dict):
+                base = max(bases, key=lambda b: sum(tree.get(k) == v for k, v in b.items()))
+                diff = {k: v for k, v in tree.items() if base.get(k) != v}
+                missing = [k for k in base if k not in tree]
+                part = f"<base {base.get('title') or base.get('table')} with {diff!r}, without {missing}>"
+        shown.append(part)
+    text = repr(tuple(shown) if len(shown) > 1 else shown[0])
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
 
 
@@ -50,8 +67,12 @@ def run_family(name: str, strategy: st.SearchStrategy, check: Callable[..., Any]
         try:
             outcome = check(*value) if star else check(value)
         except Exception as exc:  # the point of the run: anything else is counted, not raised
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            key = f"UNEXPECTED {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}"
+            frames = traceback.extract_tb(exc.__traceback__)
+            ours = [f for f in frames if "/prognosis/" in f.filename] or frames
+            where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}"
+            if ours[-1] is not frames[-1]:
+                where += f" -> {Path(frames[-1].filename).name}:{frames[-1].lineno}"
+            key = f"UNEXPECTED {type(exc).__name__} at {where}"
             if counts[key] == 0:
                 unexpected.append(f"{key}: {str(exc)[:200]}\n    repro: {_short(value)}")
             counts[key] += 1
@@ -82,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
          fuzz.check_analysis_on_edited_cells, args.runs, True),
         ("prognosis run", fuzz.yaml_text(gbsg2), fuzz.check_cli_run, max(1, args.runs // 10), False),
     ]
-    total_unexpected = 0
+    total_unexpected = total_known = 0
     for name, strategy, check, n, star in families:
         start = time.perf_counter()
         counts, unexpected = run_family(name, strategy, check, n, args.seed, star=star)
@@ -93,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in unexpected:
             print(f"  ! {line}")
         total_unexpected += sum(c for k, c in counts.items() if k.startswith("UNEXPECTED"))
-    print(f"\nunexpected outcomes: {total_unexpected}")
-    return 1 if total_unexpected else 0
+        total_known += sum(c for k, c in counts.items() if k.startswith("known elsewhere"))
+    print(f"\nunexpected outcomes: {total_unexpected}; known, being fixed elsewhere (KNOWN_ELSEWHERE in "
+          f"tests/test_fuzz_inputs.py): {total_known}")
+    return 1 if total_unexpected or total_known else 0
 
 
 if __name__ == "__main__":
