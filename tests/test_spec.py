@@ -273,3 +273,15 @@ def test_a_spec_with_a_key_twice_is_refused(tmp_path):
     body = yaml.safe_dump(changed(), sort_keys=False) + "covariates: [age, grade]\ncovariates: [er]\n"
     message = spec_error(tmp_path, body)
     assert message.startswith("study.yaml line ") and "'covariates' appears twice in the top level" in message
+
+
+def test_an_alias_bomb_in_the_title_is_refused_quickly(tmp_path):
+    # defect 17: nine levels of nine aliases (9^9 strings) exhausted memory once the title was used
+    import time
+
+    lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    body = "\n".join(lines) + "\ntitle: *a9\n" + yaml.safe_dump(changed(), sort_keys=False)
+    start = time.perf_counter()
+    message = spec_error(tmp_path, body)
+    assert time.perf_counter() - start < 5
+    assert message.startswith("study.yaml: its aliases (*name) would expand to more than 100,000 values")
