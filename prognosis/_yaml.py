@@ -74,6 +74,7 @@ class _StrictLoader(yaml.SafeLoader):
         """
         sizes: dict[int, int] = {}
         open_nodes: set[int] = set()
+        aliased = False
         stack: list[tuple[Node, str, bool]] = [(root, "", False)]
         while stack:
             node, where, leaving = stack.pop()
@@ -81,12 +82,16 @@ class _StrictLoader(yaml.SafeLoader):
             if leaving:
                 open_nodes.discard(id(node))
                 size = 1 + sum(sizes[id(child)] for child, _ in children)
-                if size > MAX_EXPANDED_NODES:
+                if size > MAX_EXPANDED_NODES and aliased:
                     raise _Refused(f"its aliases (*name) would expand to more than {MAX_EXPANDED_NODES:,} values; "
                                    "write the values out instead of repeating anchors")
+                if size > MAX_EXPANDED_NODES:
+                    raise _Refused(f"it holds more than {MAX_EXPANDED_NODES:,} values, far more than a spec or "
+                                   "dictionary needs; is it the right file?")
                 sizes[id(node)] = size
                 continue
             if id(node) in sizes:
+                aliased = True  # a node reached twice: an alias to it
                 continue
             if id(node) in open_nodes:
                 raise _Refused("an alias refers to itself (a recursive structure); write the value out",

@@ -111,7 +111,7 @@ def test_a_recursive_alias_is_refused(tmp_path):
 
 
 def test_nesting_deeper_than_python_recursion_is_a_named_error(tmp_path):
-    message = read_error(tmp_path, "title: " + "[" * 5000 + "]" * 5000 + "\n")
+    message = read_error(tmp_path, "title: " + "[" * 1500 + "]" * 1500 + "\n")
     assert "study.yaml" in message and "nested" in message
 
 
@@ -146,3 +146,9 @@ def test_extract_params_with_a_repeated_key_is_refused_by_the_cli(tmp_path):
     result = CliRunner().invoke(app, ["extract", str(tmp_path), "--out", str(tmp_path / "out" / "imaging.csv"),
                                       "--set", "min_contrast={a: 1, a: 2}"])
     assert result.exit_code == 1 and "--set min_contrast line 1" in result.output
+
+
+def test_a_huge_document_without_aliases_is_named_as_such(tmp_path, monkeypatch):
+    monkeypatch.setattr("prognosis._yaml.MAX_EXPANDED_NODES", 1000)  # 100,000 takes seconds to parse
+    message = read_error(tmp_path, "levels: [" + ", ".join(["1"] * 1001) + "]\n")
+    assert "holds more than 1,000 values" in message and "alias" not in message
