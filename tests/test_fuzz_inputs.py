@@ -91,7 +91,8 @@ def mutated_tree(draw: Callable, base: Any, vocabulary: tuple[str, ...] = ()) ->
     """``base`` with 1 to 3 mutations: drop, replace, rename, insert, swap or duplicate a node."""
     tree = copy.deepcopy(base)
     words = st.one_of(junk_key, st.sampled_from(vocabulary)) if vocabulary else junk_key
-    values = st.one_of(junk, st.sampled_from(vocabulary)) if vocabulary else junk
+    # deep-copied: sampled_from hands out the same list or dict objects, which a later insert would grow
+    values = (st.one_of(junk, st.sampled_from(vocabulary)) if vocabulary else junk).map(copy.deepcopy)
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(tree) if p]
         if not paths:
