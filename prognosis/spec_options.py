@@ -8,11 +8,10 @@ complete-case Cox analysis with Efron ties and a PH test.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prognosis.spec_reader import SpecReader
+from prognosis.spec_reader import SpecReader, is_finite
 
 OPTION_KEYS: tuple[str, ...] = (
     "ties", "robust", "cluster", "strata", "ph_test", "interactions", "subgroups",
@@ -109,7 +108,7 @@ def _competing(r: SpecReader, value: Any) -> CompetingSpec:
     for code, cause in codes_raw.items():
         if isinstance(code, bool) or isinstance(cause, bool):
             raise r.fail("competing.codes", "a code or cause was read as a boolean; quote it")
-        if isinstance(code, float) and not math.isfinite(code):
+        if isinstance(code, (int, float)) and not is_finite(code):
             raise r.fail("competing.codes", f"code {code!r} is not a finite number")
         if not isinstance(code, (str, int, float)):
             raise r.fail("competing.codes", f"code {code!r} must be a number or text")

@@ -16,6 +16,14 @@ MAX_TIMES = 50
 """Most times a spec may list (``km.times``, ``validation.times``)."""
 
 
+def is_finite(value: int | float) -> bool:
+    """False for inf, nan and integers too large for a float (YAML reads 1000...0 as a Python int)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 @dataclass(frozen=True)
 class VariableSpec:
     """A model variable; ``reference`` None means the first level in its dictionary."""
@@ -61,7 +69,7 @@ class SpecReader:
         kind = f"{'positive ' if positive else ''}number"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(where, f"expected a {kind}, got {value!r}")
-        if not math.isfinite(value):
+        if not is_finite(value):
             raise self.fail(where, f"expected a finite {kind}, got {value!r}")
         if (positive and value <= 0) or (maximum is not None and value > maximum):
             limit = f" at most {maximum:g}" if maximum is not None else ""

@@ -48,7 +48,7 @@ ODD_TEXT = (
     "row", "index", "level_0", "n", "a b", "a.b", "x" * 300, "1,2", '"quoted"', "2020-02-30", "01/02/2020",
     "positive", "negative", "unknown_level", "casting", "grade", "age", "patient_id",
 )
-ODD_NUMBERS = (0, -1, 1, 2, 3, 0.5, -0.5, 1e-300, 1e308, -1e308, math.inf, -math.inf, math.nan, 10**12, 2**64, 10**30)
+ODD_NUMBERS = (0, -1, 1, 2, 3, 0.5, -0.5, 1e-300, 1e308, -1e308, math.inf, -math.inf, math.nan, 10**12, 2**64, 10**30, 10**400)
 ODD_VALUES = (None, True, False, [], {}, [None], {"a": 1}, [1, 2, 3], [[1, 2]], *ODD_NUMBERS, *ODD_TEXT)
 
 junk = st.one_of(

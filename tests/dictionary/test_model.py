@@ -309,6 +309,7 @@ def test_composite_key_must_name_distinct_declared_columns(tmp_path, key, expect
     ("{type: numeric, min: .inf}", "`min` of column 'x' must be a finite number, not inf"),
     ("{type: numeric, max: .nan}", "`max` of column 'x' must be a finite number, not nan"),
     ("{type: numeric, min: -.inf, max: 5}", "`min` of column 'x' must be a finite number, not -inf"),
+    ("{type: numeric, max: 1" + "0" * 400 + "}", "`max` of column 'x' must be a finite number, not 1" + "0" * 400),
     ("{type: categorical, levels: [a, b], codes: {1: a, '1': b}}", "column 'x': code '1' is declared twice"),
     ("{type: categorical, levels: [a, b], codes: {a: b}}",
      "column 'x': code 'a' maps to 'b', but 'a' is itself a level; a cell 'a' could not be told apart"),
