@@ -187,6 +187,7 @@ class Outcome:
 KNOWN_ELSEWHERE: tuple[tuple[str, str, str], ...] = (
     ("LinAlgError", "group_tests.py", "defect 14: km.by also listed in km.strata (helper lr)"),
     ("LinAlgError", "design.py", "defect 15: a table cell 'inf' reaches the design matrix (helper table)"),
+    ("ZeroDivisionError", "pooling.py", "defect 14: multiple imputation of a cohort with nothing missing"),
 )
 
 
@@ -493,7 +494,8 @@ def test_found_by_fuzzing(text):
 @pytest.mark.parametrize(("changes", "edits"), [
     ({"km": {"by": "menostat", "strata": ["menostat"]}}, []),    # defect 14, group_tests.py
     ({}, [(608, "estrec", "inf"), (453, "estrec", "inf")]),       # defect 15, design.py
-], ids=["km-by-in-strata", "inf-cell"])
+    ({"missing": {"method": "multiple_imputation", "m": 2}}, []),  # defect 14, pooling.py
+], ids=["km-by-in-strata", "inf-cell", "mi-nothing-missing"])
 def test_known_elsewhere_still_fails(changes, edits):
     spec = {**copy.deepcopy(SPECS["gbsg2"]), **changes}
     outcome = check_analysis_on_edited_cells(yaml.safe_dump(spec, sort_keys=False), edits)
