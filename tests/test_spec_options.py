@@ -154,7 +154,13 @@ def test_validation_without_bootstrap_runs_through_prognosis_run(make_study, tmp
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["run", str(study.save_spec()), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    validation = json.loads((out / "results.json").read_text(encoding="utf-8"))["validation"]
+    document = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    import jsonschema
+
+    from prognosis.results import results_schema
+
+    jsonschema.validate(document, results_schema(), cls=jsonschema.Draft202012Validator)
+    validation = document["validation"]
     boot = validation["bootstrap"]
     assert boot["B"] == 0 and boot["n_successful"] == 0
     # no resample, so no optimism: apparent only, the corrected values are null (not 0, not the apparent)
