@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prognosis._paths import resolve
+from prognosis._paths import SYMLINK_LOOP, resolve
 from prognosis._yaml import read_yaml
 from prognosis.spec_options import OPTION_KEYS, AnalysisOptions, parse_options
 from prognosis.spec_reader import SpecReader, TimeUnit, VariableSpec
@@ -29,6 +29,8 @@ _ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
 _TIME_KEYS = ("column", "start", "end", "unit")
 _KM_KEYS = ("by", "times", "strata", "conf_type", "weights")
 _WEIGHT_KEYS = ("rho", "gamma")
+MAX_WEIGHT = 10.0
+"""Largest Fleming–Harrington exponent; beyond it S(t)^rho underflows and the test is meaningless."""
 
 
 @dataclass(frozen=True)
@@ -96,16 +98,24 @@ class AnalysisSpec:
         return (self.marker, *self.covariates)
 
 
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else resolve(base / path, error=SpecError, what="path")
+def _resolve(r: SpecReader, base: Path, value: str, where: str) -> Path:
+    if "\x00" in value:  # the OS refuses it later with a bare ValueError
+        raise r.fail(where, "a path cannot contain a NUL character")
+    try:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+    except RuntimeError:  # Python < 3.13 reports a symlink loop as RuntimeError("Symlink loop from ...")
+        raise r.fail(where, f"the path {value!r}: {SYMLINK_LOOP}") from None
+    except (OSError, ValueError) as exc:  # e.g. ~user that does not exist
+        raise r.fail(where, f"the path {value!r} cannot be resolved ({exc})") from None
 
 
 def _weights(r: SpecReader, value: Any) -> tuple[float, float] | None:
     if value is None:
         return None
     raw = r.mapping(value, "km.weights", _WEIGHT_KEYS)
-    rho, gamma = (r.number(raw.get(k, 0), f"km.weights.{k}", positive=False) for k in _WEIGHT_KEYS)
+    rho, gamma = (r.number(raw.get(k, 0), f"km.weights.{k}", positive=False, maximum=MAX_WEIGHT)
+                  for k in _WEIGHT_KEYS)
     if rho < 0 or gamma < 0:
         raise r.fail("km.weights", "rho and gamma must be >= 0")
     return rho, gamma
@@ -130,8 +140,9 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
             if key not in item:
                 raise r.fail(where, f"`{key}` is required")
         tables.append(TableSpec(r.text(item["name"], f"{where}.name"),
-                                _resolve(base, r.text(item["path"], f"{where}.path")),
-                                _resolve(base, r.text(item["dictionary"], f"{where}.dictionary"))))
+                                _resolve(r, base, r.text(item["path"], f"{where}.path"), f"{where}.path"),
+                                _resolve(r, base, r.text(item["dictionary"], f"{where}.dictionary"),
+                                         f"{where}.dictionary")))
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
         raise r.fail("tables", "table names must be unique")
@@ -162,21 +173,24 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
         raise r.fail("covariates", "a variable is listed twice (the marker is not repeated among covariates)")
 
     km_raw = r.mapping(top.get("km") or {}, "km", _KM_KEYS)
-    times = km_raw.get("times", [])
-    if not isinstance(times, list):
-        raise r.fail("km.times", "expected a list of times in the endpoint unit")
     km = KMSpec(
         by=r.text(km_raw.get("by", marker.name), "km.by"),
-        times=tuple(sorted(r.number(t, f"km.times[{i}]") for i, t in enumerate(times))),
+        times=r.numbers(km_raw.get("times", []), "km.times"),
         strata=r.names(km_raw.get("strata", []), "km.strata"),
         conf_type=r.choice(km_raw.get("conf_type", "log-log"), "km.conf_type", ("log-log", "log", "plain")),
         weights=_weights(r, km_raw.get("weights")),
     )
     join = r.text(top["join"], "join")
-    title = str(top.get("title") or (path.stem if path else "Analysis"))
+    title = top.get("title") or (path.stem if path else "Analysis")
+    if isinstance(title, (list, dict)):
+        raise r.fail("title", "expected text (quote it if it contains `: ` or starts with `[` or `{`)")
+    description = top.get("description")
+    if isinstance(description, (list, dict)):
+        raise r.fail("description", "expected text")
     return AnalysisSpec(
-        title=title, tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
-        covariates=covariates, km=km, path=path, description=top.get("description"), raw=dict(top),
+        title=str(title), tables=tuple(tables), join=join, endpoint=endpoint_spec, marker=marker,
+        covariates=covariates, km=km, path=path, description=None if description is None else str(description),
+        raw=dict(top),
         options=parse_options(r, top),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prognosis.spec_reader import SpecReader
+from prognosis.spec_reader import SpecReader, is_finite
 
 OPTION_KEYS: tuple[str, ...] = (
     "ties", "robust", "cluster", "strata", "ph_test", "interactions", "subgroups",
@@ -21,6 +21,16 @@ _VALIDATION_KEYS = ("bootstrap", "seed", "times", "groups")
 _MISSING_KEYS = ("method", "m", "seed", "iterations")
 _COMPETING_KEYS = ("column", "codes", "of_interest")
 _ASSOCIATIONS_KEYS = ("factors", "adjust_for")
+
+# Upper bounds on the work a spec can ask for; each is a SpecError naming the key when exceeded
+# (`validation.bootstrap: 1000000000` used to run until killed). They sit well above what the
+# methods need: rms::validate users take B = 200-1000, mice users m = 5-100.
+MAX_BOOTSTRAP = 10_000
+MAX_IMPUTATIONS = 200
+MAX_IMPUTATION_ITERATIONS = 100
+MAX_CALIBRATION_GROUPS = 50
+MAX_SEED = 2**32 - 1
+"""Seeds are whole numbers 0 to 2^32 - 1, the range every seeding convention (numpy, R) accepts."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +88,6 @@ class AnalysisOptions:
         return self.strata + ((self.cluster,) if self.cluster else ())
 
 
-def _times(r: SpecReader, value: Any, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list):
-        raise r.fail(where, "expected a list of times in the endpoint unit")
-    return tuple(sorted(r.number(t, f"{where}[{i}]") for i, t in enumerate(value)))
-
-
 def _interactions(r: SpecReader, value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, list):
         raise r.fail("interactions", "expected a list of pairs, e.g. [[casting, her2]]")
@@ -108,7 +112,14 @@ def _competing(r: SpecReader, value: Any) -> CompetingSpec:
     for code, cause in codes_raw.items():
         if isinstance(code, bool) or isinstance(cause, bool):
             raise r.fail("competing.codes", "a code or cause was read as a boolean; quote it")
-        codes[str(int(code) if isinstance(code, float) and code.is_integer() else code)] = r.text(cause, f"competing.codes.{code}")
+        if isinstance(code, (int, float)) and not is_finite(code):
+            raise r.fail("competing.codes", f"code {code!r} is not a finite number")
+        if not isinstance(code, (str, int, float)):
+            raise r.fail("competing.codes", f"code {code!r} must be a number or text")
+        text = str(int(code) if isinstance(code, float) and code.is_integer() else code)
+        if text in codes:  # 1 and "1" are the same cell once read as text
+            raise r.fail("competing.codes", f"code {text!r} is given twice")
+        codes[text] = r.text(cause, f"competing.codes.{code}")
     of_interest = r.text(raw["of_interest"], "competing.of_interest")
     if of_interest not in codes.values():
         r.choice(of_interest, "competing.of_interest", tuple(dict.fromkeys(codes.values())))
@@ -147,18 +158,19 @@ def parse_options(r: SpecReader, top: dict[str, Any]) -> AnalysisOptions:
     if top.get("validation") is not None:
         raw = r.mapping(top["validation"], "validation", _VALIDATION_KEYS)
         options["validation"] = ValidationSpec(
-            bootstrap=r.integer(raw.get("bootstrap", 0), "validation.bootstrap"),
-            seed=r.integer(raw.get("seed", 1), "validation.seed"),
-            times=_times(r, raw.get("times", []), "validation.times"),
-            groups=r.integer(raw.get("groups", 5), "validation.groups", minimum=2),
+            bootstrap=r.integer(raw.get("bootstrap", 0), "validation.bootstrap", maximum=MAX_BOOTSTRAP),
+            seed=r.integer(raw.get("seed", 1), "validation.seed", maximum=MAX_SEED),
+            times=r.numbers(raw.get("times", []), "validation.times"),
+            groups=r.integer(raw.get("groups", 5), "validation.groups", minimum=2, maximum=MAX_CALIBRATION_GROUPS),
         )
     if top.get("missing") is not None:
         raw = r.mapping(top["missing"], "missing", _MISSING_KEYS)
         options["missing"] = MissingSpec(
             method=r.choice(raw.get("method", "complete_case"), "missing.method", ("complete_case", "multiple_imputation")),
-            m=r.integer(raw.get("m", 20), "missing.m", minimum=2),
-            seed=r.integer(raw.get("seed", 1), "missing.seed"),
-            iterations=r.integer(raw.get("iterations", 10), "missing.iterations", minimum=1),
+            m=r.integer(raw.get("m", 20), "missing.m", minimum=2, maximum=MAX_IMPUTATIONS),
+            seed=r.integer(raw.get("seed", 1), "missing.seed", maximum=MAX_SEED),
+            iterations=r.integer(raw.get("iterations", 10), "missing.iterations", minimum=1,
+                                 maximum=MAX_IMPUTATION_ITERATIONS),
         )
     if top.get("competing") is not None:
         options["competing"] = _competing(r, top["competing"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,6 +12,16 @@ from prognosis.errors import SpecError
 TimeUnit = Literal["days", "months", "years"]
 TIME_UNITS: tuple[str, ...] = ("days", "months", "years")
 _VARIABLE_KEYS = ("name", "reference")
+MAX_TIMES = 50
+"""Most times a spec may list (``km.times``, ``validation.times``)."""
+
+
+def is_finite(value: int | float) -> bool:
+    """False for inf, nan and integers too large for a float (YAML reads 1000...0 as a Python int)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -49,9 +60,20 @@ class SpecReader:
             raise self.fail(where, f"unit {value!r} is not one of {', '.join(TIME_UNITS)}{did_you_mean(str(value), TIME_UNITS)}")
         return value
 
-    def number(self, value: Any, where: str, *, positive: bool = True) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0):
-            raise self.fail(where, f"expected a {'positive ' if positive else ''}number, got {value!r}")
+    def number(self, value: Any, where: str, *, positive: bool = True, maximum: float | None = None) -> float:
+        """A finite number (> 0 unless ``positive=False``, <= ``maximum`` if given).
+
+        YAML reads ``.inf`` and ``.nan`` as floats; they are refused here, by key, before any work
+        starts (a ``.nan`` validation time used to fail only after the whole analysis had run).
+        """
+        kind = f"{'positive ' if positive else ''}number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"expected a {kind}, got {value!r}")
+        if not is_finite(value):
+            raise self.fail(where, f"expected a finite {kind}, got {value!r}")
+        if (positive and value <= 0) or (maximum is not None and value > maximum):
+            limit = f" at most {maximum:g}" if maximum is not None else ""
+            raise self.fail(where, f"expected a {kind}{limit}, got {value!r}")
         return float(value)
 
     def variable(self, value: Any, where: str) -> VariableSpec:
@@ -70,10 +92,24 @@ class SpecReader:
             raise self.fail(where, f"expected true or false, got {value!r}")
         return value
 
-    def integer(self, value: Any, where: str, *, minimum: int = 0) -> int:
+    def integer(self, value: Any, where: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+        """A whole number in [``minimum``, ``maximum``]; the maximum bounds the work a spec can ask for."""
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.fail(where, f"expected a whole number >= {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.fail(where, f"{value:,} is more than the maximum, {maximum:,}")
         return value
+
+    def numbers(self, value: Any, where: str, *, maximum_count: int = MAX_TIMES) -> tuple[float, ...]:
+        """A list of positive finite numbers, e.g. times in the endpoint unit; sorted, at most ``maximum_count``."""
+        if not isinstance(value, list):
+            raise self.fail(where, "expected a list of times in the endpoint unit")
+        if len(value) > maximum_count:
+            raise self.fail(where, f"{len(value):,} times is more than the maximum, {maximum_count}")
+        times = tuple(self.number(t, f"{where}[{i}]") for i, t in enumerate(value))
+        if len(set(times)) != len(times):
+            raise self.fail(where, "a time is listed twice")
+        return tuple(sorted(times))
 
     def names(self, value: Any, where: str) -> tuple[str, ...]:
         """A list of column names (a single name is accepted as a list of one)."""

@@ -238,3 +238,50 @@ def test_reference_read_as_a_yaml_boolean(tmp_path):
     text = yaml.safe_dump(changed(marker=None), sort_keys=False) + "marker: {name: casting, reference: no}\n"
     assert spec_error(tmp_path, text) == ('study.yaml: marker: reference False was read as a boolean; '
                                           'quote it, e.g. reference: "no"')
+
+
+# --- issue 9, defect 15: non-finite numbers are refused by key, before any work ----------------
+
+
+@pytest.mark.parametrize(("endpoint_extra", "text", "message"), [
+    ({}, "horizon: .inf", "study.yaml: endpoint.horizon: expected a finite positive number, got inf"),
+    ({}, "horizon: .nan", "study.yaml: endpoint.horizon: expected a finite positive number, got nan"),
+    ({}, "horizon: -.inf", "study.yaml: endpoint.horizon: expected a finite positive number, got -inf"),
+])
+def test_non_finite_horizon(tmp_path, endpoint_extra, text, message):
+    body = yaml.safe_dump(changed(), sort_keys=False).replace("  event: bc_death\n", f"  event: bc_death\n  {text}\n")
+    assert spec_error(tmp_path, body) == message
+
+
+@pytest.mark.parametrize(("times", "message"), [
+    ("[5, .inf]", "study.yaml: km.times[1]: expected a finite positive number, got inf"),
+    ("[.NaN]", "study.yaml: km.times[0]: expected a finite positive number, got nan"),
+    ("[5, 5.0]", "study.yaml: km.times: a time is listed twice"),
+])
+def test_non_finite_or_repeated_km_times(tmp_path, times, message):
+    body = yaml.safe_dump(changed(), sort_keys=False) + f"km: {{by: casting, times: {times}}}\n"
+    assert spec_error(tmp_path, body) == message
+
+
+def test_a_title_that_is_a_list_is_refused(tmp_path):
+    body = yaml.safe_dump(changed(), sort_keys=False) + "title: [a, b]\n"
+    assert spec_error(tmp_path, body).startswith("study.yaml: title: expected text")
+
+
+def test_a_spec_with_a_key_twice_is_refused(tmp_path):
+    # defect 11: this spec used to run with the second list of covariates only
+    body = yaml.safe_dump(changed(), sort_keys=False) + "covariates: [age, grade]\ncovariates: [er]\n"
+    message = spec_error(tmp_path, body)
+    assert message.startswith("study.yaml line ") and "'covariates' appears twice in the top level" in message
+
+
+def test_an_alias_bomb_in_the_title_is_refused_quickly(tmp_path):
+    # defect 17: nine levels of nine aliases (9^9 strings) exhausted memory once the title was used
+    import time
+
+    lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    body = "\n".join(lines) + "\ntitle: *a9\n" + yaml.safe_dump(changed(), sort_keys=False)
+    start = time.perf_counter()
+    message = spec_error(tmp_path, body)
+    assert time.perf_counter() - start < 5
+    assert message.startswith("study.yaml: its aliases (*name) would expand to more than 100,000 values")

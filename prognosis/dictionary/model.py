@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -95,6 +96,13 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _flag(raw: dict, field: str, where: str) -> bool:
     value = raw.get(field, False)
     if not isinstance(value, bool):
@@ -131,7 +139,17 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
             f"{where}: column {name!r} has a level read as a boolean; quote it, e.g. levels: [\"no\", \"yes\"]"
         )
     levels = tuple(_as_text(v) for v in raw.get("levels") or ())
-    codes = {_as_text(k): _as_text(v) for k, v in (raw.get("codes") or {}).items()}
+    codes: dict[str, str] = {}
+    for code, level in raw_codes.items():
+        # 1 and "1" (or 1.0) are two YAML keys but one cell once read as text
+        if _as_text(code) in codes:
+            raise DictionaryError(f"{where}: column {name!r}: code {_as_text(code)!r} is declared twice")
+        codes[_as_text(code)] = _as_text(level)
+    for code, level in codes.items():
+        if code != level and code in levels:
+            # codes are applied to every cell, so the level `code` could never be seen as itself
+            raise DictionaryError(f"{where}: column {name!r}: code {code!r} maps to {level!r}, but {code!r} is "
+                                  f"itself a level; a cell {code!r} could not be told apart")
     if kind == "categorical":
         if len(levels) < 1:
             raise DictionaryError(f"{where}: categorical column {name!r} needs `levels`")
@@ -149,6 +167,14 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
             raise DictionaryError(f"{where}: `{bound}` applies only to numeric columns ({name!r})")
         if raw.get(bound) is not None and (isinstance(raw[bound], bool) or not isinstance(raw[bound], (int, float))):
             raise DictionaryError(f"{where}: `{bound}` of column {name!r} must be a number, not {raw[bound]!r}")
+        if raw.get(bound) is not None and not _finite(raw[bound]):
+            # YAML reads .inf and .nan as floats; a bound of nan would pass every cell
+            raise DictionaryError(f"{where}: `{bound}` of column {name!r} must be a finite number, not {raw[bound]!r}")
+    if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:
+        raise DictionaryError(f"{where}: column {name!r}: `min` {raw['min']!r} is above `max` {raw['max']!r}; swap them")
+    for text_field in ("label", "unit", "description"):
+        if raw.get(text_field) is not None and (isinstance(raw[text_field], (bool, list, dict))):
+            raise DictionaryError(f"{where}: column {name!r}: `{text_field}` must be text")
     if raw.get("format") is not None and kind != "date":
         raise DictionaryError(f"{where}: `format` applies only to date columns ({name!r})")
     if raw.get("format") is not None and not isinstance(raw["format"], str):
@@ -157,14 +183,33 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
         name=str(name),
         type=kind,
         required=_flag(raw, "required", f"{where}: column {name!r}"),
-        label=raw.get("label"),
-        unit=raw.get("unit"),
+        label=None if raw.get("label") is None else str(raw["label"]),
+        unit=None if raw.get("unit") is None else str(raw["unit"]),
         min=None if raw.get("min") is None else float(raw["min"]),
         max=None if raw.get("max") is None else float(raw["max"]),
         levels=levels,
         codes=codes,
         format=raw.get("format") or ("%Y-%m-%d" if kind == "date" else None),
     )
+
+
+def _check_missing_tokens(missing: tuple[str, ...], columns: dict[str, ColumnSpec], where: str) -> None:
+    """Refuse a missing token that is also a value some column declares: it would blank that value.
+
+    Missing tokens are applied before codes and levels (dictionary/validate.py), so a token ``NA``
+    with a level ``NA``, a code ``9`` or a binary column's ``0`` silently turns real data into gaps.
+    """
+    for column in columns.values():
+        for token in missing:
+            if token in column.levels:
+                raise DictionaryError(f"{where}: missing token {token!r} is also a level of column {column.name!r}; "
+                                      f"a cell {token!r} cannot be both")
+            if token in column.codes:
+                raise DictionaryError(f"{where}: missing token {token!r} is also a code of column {column.name!r}; "
+                                      f"a cell {token!r} cannot be both")
+            if column.type == "binary" and token in ("0", "1"):
+                raise DictionaryError(f"{where}: missing token {token!r} is a value of the binary column "
+                                      f"{column.name!r}; a cell {token!r} cannot be both")
 
 
 def load_dictionary(path: str | Path) -> DataDictionary:
@@ -195,13 +240,23 @@ def load_dictionary(path: str | Path) -> DataDictionary:
             raise DictionaryError(f"{where}: unknown field {key!r}{did_you_mean(key, _TABLE_FIELDS)}")
     if not raw.get("table"):
         raise DictionaryError(f"{where}: `table` (the table's name) is required")
+    if isinstance(raw["table"], (bool, list, dict)):
+        raise DictionaryError(f"{where}: `table` must be a name, not {raw['table']!r}")
     columns_raw = raw.get("columns")
     if not isinstance(columns_raw, dict) or not columns_raw:
         raise DictionaryError(f"{where}: `columns` must map each column name to its declaration")
+    for column_name in columns_raw:
+        if column_name is None or isinstance(column_name, bool):
+            # bare yes/no/null as a column name: the header 'yes' would never match 'True'
+            raise DictionaryError(f"{where}: column name {column_name!r} was read as a boolean or null; quote it")
+        if not isinstance(column_name, (str, int, float)):
+            raise DictionaryError(f"{where}: column name {column_name!r} must be text")
+    if len({str(n) for n in columns_raw}) != len(columns_raw):
+        raise DictionaryError(f"{where}: a column is declared twice (e.g. 1 and \"1\"); declare it once")
     columns = {str(n): _parse_column(str(n), spec, where) for n, spec in columns_raw.items()}
     key = raw.get("key")
     if isinstance(key, list):    # a composite key, e.g. one row per breast: [patient_id, laterality]
-        if not key or len(set(key)) != len(key) or not all(isinstance(k, str) for k in key):
+        if not key or not all(isinstance(k, str) for k in key) or len(set(key)) != len(key):
             raise DictionaryError(f"{where}: key must be a column name or a list of distinct column names")
         for part in key:
             if part not in columns:
@@ -215,6 +270,10 @@ def load_dictionary(path: str | Path) -> DataDictionary:
     if any(isinstance(m, bool) for m in missing):
         # A bare no/off would become the token "0" and silently blank every 0 (binary columns!).
         raise DictionaryError(f"{where}: `missing` has a token read as a boolean; quote it, e.g. missing: [\"\", \"no\"]")
+    for token in missing:
+        if token is None or not isinstance(token, (str, int, float)) or (isinstance(token, float) and math.isnan(token)):
+            raise DictionaryError(f"{where}: `missing` tokens must be text or numbers, not {token!r}")
+    _check_missing_tokens(tuple(_as_text(m) for m in missing), columns, where)
     return DataDictionary(
         table=str(raw["table"]),
         columns=columns,

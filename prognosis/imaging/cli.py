@@ -28,7 +28,8 @@ from typing import Optional
 
 import typer
 
-from prognosis.errors import PrognosisError
+from prognosis._yaml import parse_yaml, read_yaml
+from prognosis.errors import PrognosisError, SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Calcification extraction from mammograms, and synthetic phantoms.")
@@ -49,8 +50,7 @@ def _setup_logging(verbose: bool) -> None:
 def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
     overrides: dict = {}
     if params is not None:
-        import yaml
-        loaded = yaml.safe_load(params.read_text()) or {}
+        loaded = read_yaml(params, error=SpecError, what="extraction parameters") or {}
         if not isinstance(loaded, dict):
             raise typer.BadParameter(f"{params}: expected a mapping of parameter names to values")
         overrides.update(loaded)
@@ -58,13 +58,8 @@ def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
         if "=" not in item:
             raise typer.BadParameter(f"--set {item!r}: expected NAME=VALUE")
         name, value = item.split("=", 1)
-        overrides[name.strip()] = yaml_value(value)
+        overrides[name.strip()] = parse_yaml(value, error=SpecError, source=f"--set {name.strip()}")
     return overrides
-
-
-def yaml_value(text: str):
-    import yaml
-    return yaml.safe_load(text)
 
 
 def extract(

@@ -127,7 +127,10 @@ def _checks(result: AnalysisResult) -> list[str]:
     elif result.reason_not_computed("competing") is None:  # else _not_computed says why
         not_assessed.append("competing causes of death")
     v = result.validation
-    if v is not None:
+    if v is not None and v.bootstrap.B == 0:
+        items.append(f"Optimism of the C-index was not estimated (validation.bootstrap: 0); the apparent Harrell's "
+                     f"C is {v.bootstrap.c_apparent:.3f}, from the same patients, so it is optimistic.")
+    elif v is not None:
         b = v.bootstrap
         items.append(f"Optimism of the C-index (bootstrap, B = {b.B}): {b.c_optimism:.3f}, so the optimism-corrected "
                      f"Harrell's C is {b.c_corrected:.3f} (apparent {b.c_apparent:.3f}); the estimates come from "
@@ -185,10 +188,12 @@ def methods_sentences(result: AnalysisResult) -> list[str]:
                    "interaction.")
     if result.validation is not None:
         v = result.validation
+        boot = ("optimism was not estimated (validation.bootstrap: 0)" if v.bootstrap.B == 0 else
+                "optimism of the C-index and calibration slope was estimated by bootstrap "
+                f"(B = {v.bootstrap.B}{'' if v.bootstrap.seed is None else f', seed {v.bootstrap.seed}'}; as "
+                "rms::validate)")
         out.append("Discrimination was measured by Harrell's and Uno's C, time-dependent (cumulative/dynamic) AUC "
-                   "and Brier scores; optimism of the C-index and calibration slope was estimated by bootstrap "
-                   f"(B = {v.bootstrap.B}{'' if v.bootstrap.seed is None else f', seed {v.bootstrap.seed}'}; as "
-                   f"rms::validate), and calibration compared mean predicted with Kaplan–Meier observed survival "
+                   f"and Brier scores; {boot}, and calibration compared mean predicted with Kaplan–Meier observed survival "
                    f"at {v.calibration.time:g} {result.unit} in {len(v.calibration.groups)} groups of predicted risk.")
     if result.ph_test is not None:
         out.append("Proportional hazards were checked with scaled Schoenfeld residuals (as R cox.zph, "

@@ -140,7 +140,8 @@ def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.
     design : Design or ndarray
         The model's design matrix, built once.
     B : int
-        Number of bootstrap replicates.
+        Number of bootstrap replicates; 0 gives the apparent indexes only (optimism and the
+        corrected indexes NaN), the spec's default ``validation.bootstrap: 0``.
     seed : int or numpy.random.Generator
         Seeds the resampling.
     ties : {"efron", "breslow"}
@@ -184,11 +185,19 @@ def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.
         full = None
     if full is not None:
         coef, loglik, loglik_null = full.coef, full.log_likelihood, full.log_likelihood_null
-    if B < 1:
-        raise ModelError(f"B must be at least 1, not {B}")
+    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 0:
+        raise ModelError(f"B must be a whole number >= 0 (0: no bootstrap), not {B!r}")
     n = time.size
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     apparent = _indexes(time, event, x @ coef, ties, refit=False, loglik=loglik, loglik_null=loglik_null)
+    if B == 0:
+        # The spec's documented default (validation.bootstrap: 0): apparent indexes only. Optimism
+        # and the corrected values are unknown without resamples, so NaN (null in results.json),
+        # never 0 or the apparent value, which would pass for a validated model.
+        indexes = {name: IndexValidation(float(apparent[i]), np.nan, np.nan, np.nan, np.nan, np.nan, 0)
+                   for i, name in enumerate(INDEXES)}
+        return ValidationResult(B=0, seed=seed if isinstance(seed, int) else None, ties=ties, indexes=indexes,
+                                n=int(n), n_events=int(event.sum()))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     training, test = [], []
     report, close = _progress_reporter(progress, B)
     try:

@@ -289,6 +289,8 @@ def test_composite_key_of_the_per_breast_dictionary():
     ("[patient_id, side]", "clinical.yaml: key column 'side' is not a declared column (did you mean 'site'?)"),
     ("[patient_id, patient_id]", "clinical.yaml: key must be a column name or a list of distinct column names"),
     ("[]", "clinical.yaml: key must be a column name or a list of distinct column names"),
+    # found by tests/test_fuzz_inputs.py: a nested list raised TypeError (unhashable) before the check
+    ("[patient_id, [site, .inf]]", "clinical.yaml: key must be a column name or a list of distinct column names"),
 ])
 def test_composite_key_must_name_distinct_declared_columns(tmp_path, key, expected):
     message = load_error(tmp_path, f"""\
@@ -297,3 +299,63 @@ def test_composite_key_must_name_distinct_declared_columns(tmp_path, key, expect
         columns: {{patient_id: {{type: string}}, site: {{type: string}}}}
         """)
     assert message == expected
+
+
+# --- issue 9: contradictory and non-finite declarations (defects 11, 15, 19) -------------------
+
+
+@pytest.mark.parametrize(("declaration", "expected"), [
+    ("{type: numeric, min: 110, max: 18}", "column 'x': `min` 110 is above `max` 18; swap them"),
+    ("{type: numeric, min: .inf}", "`min` of column 'x' must be a finite number, not inf"),
+    ("{type: numeric, max: .nan}", "`max` of column 'x' must be a finite number, not nan"),
+    ("{type: numeric, min: -.inf, max: 5}", "`min` of column 'x' must be a finite number, not -inf"),
+    ("{type: numeric, max: 1" + "0" * 400 + "}", "`max` of column 'x' must be a finite number, not 1" + "0" * 400),
+    ("{type: categorical, levels: [a, b], codes: {1: a, '1': b}}", "column 'x': code '1' is declared twice"),
+    ("{type: categorical, levels: [a, b], codes: {a: b}}",
+     "column 'x': code 'a' maps to 'b', but 'a' is itself a level; a cell 'a' could not be told apart"),
+    ("{type: categorical, levels: [a, b], label: [a, b]}", "column 'x': `label` must be text"),
+    ("{type: numeric, unit: {a: 1}}", "column 'x': `unit` must be text"),
+])
+def test_contradictory_or_non_finite_column_declarations(tmp_path, declaration, expected):
+    message = load_error(tmp_path, f"table: t\ncolumns:\n  x: {declaration}\n", "t.yaml")
+    assert message == f"t.yaml: {expected}"
+
+
+def test_equal_min_and_max_is_allowed(tmp_path):
+    dictionary = load_dictionary(write(tmp_path, "table: t\ncolumns:\n  x: {type: numeric, min: 1, max: 1}\n"))
+    assert (dictionary.columns["x"].min, dictionary.columns["x"].max) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize(("missing", "column", "expected"), [
+    ('["", NA]', "{type: categorical, levels: [NA, positive]}",
+     "missing token 'NA' is also a level of column 'x'; a cell 'NA' cannot be both"),
+    ('["", "9"]', "{type: categorical, levels: [a, b], codes: {9: b}}",
+     "missing token '9' is also a code of column 'x'; a cell '9' cannot be both"),
+    ('["", "0"]', "{type: binary}", "missing token '0' is a value of the binary column 'x'; a cell '0' cannot be both"),
+])
+def test_missing_tokens_that_are_also_values_are_refused(tmp_path, missing, column, expected):
+    message = load_error(tmp_path, f"table: t\nmissing: {missing}\ncolumns:\n  x: {column}\n", "t.yaml")
+    assert message == f"t.yaml: {expected}"
+
+
+def test_a_column_declared_twice_names_the_line(tmp_path):
+    # it used to keep the second declaration only, losing the range check of the first
+    message = load_error(tmp_path, """\
+        table: clinical
+        columns:
+          age: {type: numeric, min: 18, max: 110}
+          grade: {type: categorical, levels: [1, 2, 3]}
+          age: {type: numeric}
+        """)
+    assert message.startswith("clinical.yaml line 5: key 'age' appears twice in `columns` (first at line 3)")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("table: t\ncolumns:\n  yes: {type: string}\n", "column name True was read as a boolean or null; quote it"),
+    ("table: t\ncolumns:\n  null: {type: string}\n", "column name None was read as a boolean or null; quote it"),
+    ("table: [a, b]\ncolumns:\n  x: {type: string}\n", "`table` must be a name, not ['a', 'b']"),
+    ("table: t\ncolumns:\n  x: {type: string}\nmissing: [[NA]]\n", "`missing` tokens must be text or numbers, not ['NA']"),
+    ("table: t\ncolumns:\n  x: {type: string}\nmissing: [.nan]\n", "`missing` tokens must be text or numbers, not nan"),
+])
+def test_names_and_tokens_of_the_wrong_kind(tmp_path, text, expected):
+    assert load_error(tmp_path, text, "t.yaml") == f"t.yaml: {expected}"
