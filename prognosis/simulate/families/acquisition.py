@@ -53,6 +53,20 @@ def lut(t: np.ndarray, kind: str, shape: float) -> np.ndarray:
     return np.sign(t) * np.abs(t) ** shape     # gamma
 
 
+def _smooth(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian low-pass of a wide sigma, computed on a grid coarse enough for it (4 px per sigma)."""
+    step = max(int(sigma_px // 4), 1)
+    if step == 1:
+        return ndimage.gaussian_filter(image, sigma_px)
+    rows, cols = image.shape
+    pad = (-rows % step, -cols % step)
+    small = np.pad(image, ((0, pad[0]), (0, pad[1])), mode="edge")
+    small = small.reshape(small.shape[0] // step, step, small.shape[1] // step, step).mean(axis=(1, 3))
+    small = ndimage.gaussian_filter(small, sigma_px / step)
+    zoomed = ndimage.zoom(small, step, order=1, grid_mode=True, mode="nearest")
+    return zoomed[:rows, :cols]
+
+
 def present(exposure: np.ndarray, breast: np.ndarray, spacing_mm: float, *, lut_kind: str, lut_shape: float,
             unsharp_amount: float, unsharp_sigma_mm: float) -> np.ndarray:
     """For Presentation display values (about 0..1, bright = dense) from the read-out exposure."""
@@ -60,7 +74,7 @@ def present(exposure: np.ndarray, breast: np.ndarray, spacing_mm: float, *, lut_
     lo, hi = np.percentile(density[breast], [0.5, 99.5]) if breast.any() else (density.min(), density.max())
     t = (density - lo) / max(hi - lo, 1e-9)
     if unsharp_amount > 0:
-        t = t + unsharp_amount * (t - ndimage.gaussian_filter(t, unsharp_sigma_mm / spacing_mm))
+        t = t + unsharp_amount * (t - _smooth(t, unsharp_sigma_mm / spacing_mm))
     return lut(t, lut_kind, lut_shape).astype(np.float32)
 
 
