@@ -14,7 +14,7 @@ classes of the *other* families and :func:`predict` classifies the held-out one.
 extractor is rule-based, so ``fit`` is the identity and ``predict`` returns the rules' call: the
 folds then differ only in which family is reported. A trained classifier replaces these two
 functions and nothing else. The family :data:`~prognosis.simulate.families.HELD_OUT` is kept out
-of all tuning: its row is the one that counts. Targets (issue 10): casting sensitivity and
+of all tuning: its row is the one that counts (tuning runs: ``--families native,selenium,csi``). Targets (issue 10): casting sensitivity and
 specificity >= 0.9, kappa >= 0.7, >= 0.9 of normal breasts called none, on each held-out family.
 """
 
@@ -61,6 +61,11 @@ def render_and_extract(name: str, folder: Path, n: int, seed: int, workers: int)
     merged = truth[["patient_id", "laterality", "calcification_class"]].rename(
         columns={"calcification_class": "true_class"}).merge(
         result.breast_details[["patient_id", "laterality", *FEATURES]], on=["patient_id", "laterality"], how="left")
+    calcs = pd.read_csv(folder / name / "truth_calcifications.csv")
+    if "shape" in calcs.columns:      # the families' shape models (native: only the solid's kind)
+        lesion = calcs[calcs["role"] == "lesion"]
+        models = lesion.groupby("patient_id")["shape"].agg(lambda v: "+".join(sorted(set(v))))
+        merged["models"] = merged["patient_id"].map(models).fillna("-")
     # a breast whose images all failed has no call: count it as "none" (missed), and say so
     merged["calcification_class"] = merged["calcification_class"].fillna("none")
     timing = {"images": 2 * n, "failed": int(result.n_failed), "render_s_per_image": render / (2 * n),
@@ -107,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         s = scores(test["true_class"], pred)
         print(f"\n=== held-out family {held}{mark}\n{s['n']} breasts; fitted on {', '.join(f for f in names if f != held) or '-'}")
         print(confusion(test["true_class"], pred).to_string())
+        if "models" in test.columns:
+            by_model = pd.crosstab(test["true_class"] + ": " + test["models"], pd.Categorical(pred, CLASSES), dropna=False)
+            print("by shape model (rows: true class: models drawn; columns: predicted)")
+            print(by_model.to_string())
         print(f"kappa {s['kappa']:.3f}   accuracy {s['accuracy']:.3f}   casting sensitivity {s['casting_sensitivity']:.3f}"
               f"   specificity {s['casting_specificity']:.3f}   normals called none {s['normal_called_none']:.3f}")
         rows.append({"family": held + (" (held out)" if held == HELD_OUT else ""), **s,

@@ -78,7 +78,7 @@ def test_ground_truth_holds_what_was_drawn(name, rendered):
             assert b["n_particles"] > 0 and per_breast.get(b["patient_id"], 0) > 0
     shapes = dict(zip(breasts["patient_id"], breasts["calcification_class"]))
     allowed = {"casting": {"cast_fragmented", "cast_continuous"}, "crushed_stone": {"crushed"}, "powdery": {"powdery"},
-               "coarse_benign": {"popcorn", "rod", "round", "vascular", "skin"}}
+               "coarse_benign": {"popcorn", "rod", "round", "punctate", "vascular", "skin"}}
     for _, c in lesion.iterrows():
         assert c["shape"] in allowed[shapes[c["patient_id"]]]
     # distractors (calcified vessels) only beside suspicious lesions, always vascular

@@ -8,7 +8,8 @@ sizes (:class:`ShapeRanges`):
 - ``crushed_stone``: discrete irregular fragments of varying size and density, not linear;
 - ``powdery``: many tiny faint specks, a hazy cluster;
 - ``coarse_benign``: popcorn (lobulated, > 2 mm), rod-like secretory (thick smooth rods along
-  ducts toward the nipple), round (smooth spheres 0.5-1.5 mm, scattered), vascular (tram-track
+  ducts toward the nipple), round (smooth spheres 0.6-1.6 mm, scattered), punctate (dense round
+  specks 0.3-0.5 mm, a few, scattered over centimetres, not grouped), vascular (tram-track
   walls of a vessel, long and parallel) and skin (shells with a lucent centre).
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from prognosis.simulate.families.raster import Calc
 from prognosis.simulate.lesions import duct_tree
 
-COARSE_MODELS = ("popcorn", "rod", "round", "vascular", "skin")
+COARSE_MODELS = ("popcorn", "rod", "round", "punctate", "vascular", "skin")
 CAST_MODELS = ("cast_fragmented", "cast_continuous")
 
 
@@ -139,6 +140,10 @@ def coarse_benign(centre: np.ndarray, rng: np.random.Generator, r: ShapeRanges, 
             for _ in range(int(rng.integers(2, 8))):
                 a = where + rng.normal(0, 8, 3) * np.array([1, 1, 0.3])
                 out.append(Calc("sphere", "round", a[None], rng.uniform(0.6, 1.6)))
+        elif model == "punctate":
+            for _ in range(int(rng.integers(2, 6))):
+                a = where + rng.normal(0, 10, 3) * np.array([1, 1, 0.3])
+                out.append(Calc("sphere", "punctate", a[None], rng.uniform(0.3, 0.5)))
         elif model == "vascular":
             out += vascular(where - np.array([10, 0, 0]), rng)
         else:                      # skin: shells with a lucent centre, at the skin surface
