@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n=== held-out family {held}{mark}\n{s['n']} breasts; fitted on {', '.join(f for f in names if f != held) or '-'}")
         print(confusion(test["true_class"], pred).to_string())
         if "models" in test.columns:
-            by_model = pd.crosstab(test["true_class"] + ": " + test["models"], pd.Categorical(pred, CLASSES), dropna=False)
+            by_model = pd.crosstab(test["true_class"] + ": " + test["models"], pd.Categorical(pred, CLASSES), dropna=False,
+                                   rownames=["true: models"], colnames=["predicted"])
             print("by shape model (rows: true class: models drawn; columns: predicted)")
             print(by_model.to_string())
         print(f"kappa {s['kappa']:.3f}   accuracy {s['accuracy']:.3f}   casting sensitivity {s['casting_sensitivity']:.3f}"
