@@ -173,6 +173,8 @@ def phantom(
         None, "--like", help="Render the first N patients of this table (patient_id, laterality, "
                              "calcification_class), e.g. a cohort's imaging table."),
     both_breasts: bool = typer.Option(False, "--both-breasts", help="Also render each patient's tumour-free breast."),
+    family: str = typer.Option("native", "--family", help="Renderer: native (default), selenium, csi or plate "
+                                                          "(prognosis.simulate.families; plate is held out of tuning)."),
 ) -> None:
     """Write synthetic MG DICOM phantoms (CC and MLO per breast) with a ground-truth table."""
     from prognosis.cohort.readers import read_raw
@@ -187,8 +189,12 @@ def phantom(
         # holding nothing else), never among a user's files
         folder = output_path(out)
         check_replaceable(folder, kind=PHANTOM_KIND, legacy=_only_phantom_files, ours=_phantom_file)
-        truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
-                                  contralateral=both_breasts)
+        if family == "native":
+            truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
+                                      contralateral=both_breasts)
+        else:
+            truth = _simulate_family(family, folder, n=n, seed=seed, full_field=full_field, like=like,
+                                     both_breasts=both_breasts)
         with os_errors(folder):
             write_stamp(folder, PHANTOM_KIND)
     except (PrognosisError, ValueError) as exc:
@@ -199,6 +205,20 @@ def phantom(
     typer.echo(f"wrote {2 * len(truth)} DICOM files and truth_breasts.csv, truth_images.csv, "
                f"truth_calcifications.csv to {out}")
     typer.echo(json.dumps(truth["calcification_class"].value_counts().to_dict()))
+
+
+def _simulate_family(name: str, folder: Path, *, n: int, seed: int, full_field: bool, like, both_breasts: bool):
+    """``phantom --family NAME`` other than native: the families render their own class mix."""
+    from prognosis.simulate.families import get_family
+    from prognosis.simulate.phantom import FULL_FIELD_MM, SMALL_FIELD_MM
+
+    if like is not None or both_breasts:
+        raise typer.BadParameter("--like and --both-breasts render with the native family only")
+    try:
+        chosen = get_family(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return chosen.simulate(folder, n=n, seed=seed, field_mm=FULL_FIELD_MM if full_field else SMALL_FIELD_MM)
 
 
 app.command("extract")(extract)

@@ -1,0 +1,130 @@
+"""Leave-one-family-out validation of the calcification extractor on the phantom families (prints; not a test).
+
+Run from the repository root::
+
+    python benchmarks/imaging_families.py [--n 40] [--seed 11] [--workers 2] [--families native,csi]
+
+renders ``--n`` breasts (CC + MLO, the small 64 x 51.2 mm field) of every family of
+:mod:`prognosis.simulate.families`, runs the extractor and, per held-out family, prints the 5-class
+confusion matrix (rows true, columns predicted), Cohen's kappa, casting sensitivity/specificity,
+the share of normal breasts called ``none`` and the render and extraction time per image.
+
+Fold structure: for each family in turn, :func:`fit` is given the per-breast features and true
+classes of the *other* families and :func:`predict` classifies the held-out one. The current
+extractor is rule-based, so ``fit`` is the identity and ``predict`` returns the rules' call: the
+folds then differ only in which family is reported. A trained classifier replaces these two
+functions and nothing else. The family :data:`~prognosis.simulate.families.HELD_OUT` is kept out
+of all tuning: its row is the one that counts (tuning runs: ``--families native,selenium,csi``). Targets (issue 10): casting sensitivity and
+specificity >= 0.9, kappa >= 0.7, >= 0.9 of normal breasts called none, on each held-out family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import cohen_kappa_score
+
+from prognosis.imaging.batch import run_batch
+from prognosis.imaging.classify import CLASSES
+from prognosis.imaging.evaluate import confusion
+from prognosis.simulate.families import FAMILIES, HELD_OUT
+
+pd.set_option("display.width", 200)
+FEATURES = ("calcification_class", "casting_score", "n_calcifications", "n_clusters", "extent_mm")
+
+
+def fit(features: pd.DataFrame, labels: pd.Series):
+    """Fit the breast classifier on the training families; the rules have nothing to fit (identity)."""
+    return None
+
+
+def predict(model, features: pd.DataFrame) -> pd.Series:
+    """Classify breasts; with ``model`` None, the extractor's rule-based call."""
+    return features["calcification_class"].astype(str)
+
+
+def render_and_extract(name: str, folder: Path, n: int, seed: int, workers: int) -> tuple[pd.DataFrame, dict]:
+    """Render family ``name`` and extract it: per-breast features with ``true_class``, and timings."""
+    family = FAMILIES[name]
+    start = time.perf_counter()
+    truth = family.simulate(folder / name, n=n, seed=seed, workers=workers)
+    render = time.perf_counter() - start
+    start = time.perf_counter()
+    result = run_batch(folder / name, folder / f"{name}.parquet", workers=workers if workers > 1 else None)
+    extract = time.perf_counter() - start
+    ok = result.images[result.images["status"] == "ok"]
+    merged = truth[["patient_id", "laterality", "calcification_class"]].rename(
+        columns={"calcification_class": "true_class"}).merge(
+        result.breast_details[["patient_id", "laterality", *FEATURES]], on=["patient_id", "laterality"], how="left")
+    calcs = pd.read_csv(folder / name / "truth_calcifications.csv")
+    if "shape" in calcs.columns:      # the families' shape models (native: only the solid's kind)
+        lesion = calcs[calcs["role"] == "lesion"]
+        models = lesion.groupby("patient_id")["shape"].agg(lambda v: "+".join(sorted(set(v))))
+        merged["models"] = merged["patient_id"].map(models).fillna("-")
+    # a breast whose images all failed has no call: count it as "none" (missed), and say so
+    merged["calcification_class"] = merged["calcification_class"].fillna("none")
+    timing = {"images": 2 * n, "failed": int(result.n_failed), "render_s_per_image": render / (2 * n),
+              "extract_wall_s_per_image": extract / (2 * n),
+              "extract_cpu_s_per_image": float(ok["seconds"].mean()) if len(ok) else float("nan")}
+    return merged.assign(family=name), timing
+
+
+def scores(true: pd.Series, pred: pd.Series) -> dict:
+    """Kappa, accuracy, casting sensitivity/specificity and normals called none."""
+    true, pred = true.astype(str).to_numpy(), pred.astype(str).to_numpy()
+    casting, called = true == "casting", pred == "casting"
+    normal = true == "none"
+    return {"n": len(true), "accuracy": float(np.mean(true == pred)),
+            "kappa": float(cohen_kappa_score(true, pred, labels=list(CLASSES))),
+            "casting_sensitivity": float(called[casting].mean()) if casting.any() else float("nan"),
+            "casting_specificity": float((~called[~casting]).mean()) if (~casting).any() else float("nan"),
+            "normal_called_none": float((pred[normal] == "none").mean()) if normal.any() else float("nan")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=40, help="breasts per family (two images each)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--families", default=",".join(FAMILIES), help="comma-separated family names")
+    args = parser.parse_args(argv)
+    names = [f.strip() for f in args.families.split(",") if f.strip()]
+    frames, timings = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            frames[name], timings[name] = render_and_extract(name, Path(tmp), args.n, args.seed, args.workers)
+            t = timings[name]
+            print(f"{name}: {t['images']} images rendered at {t['render_s_per_image']:.2f} s/image "
+                  f"({args.workers} workers), extracted at {t['extract_wall_s_per_image']:.2f} s/image wall, "
+                  f"{t['extract_cpu_s_per_image']:.2f} s/image per core; {t['failed']} failed", flush=True)
+    rows = []
+    for held in names:
+        train = pd.concat([frames[f] for f in names if f != held] or [frames[held].iloc[0:0]], ignore_index=True)
+        model = fit(train[list(FEATURES)], train["true_class"])
+        test = frames[held]
+        pred = predict(model, test[list(FEATURES)])
+        mark = "   <-- HELD OUT of all tuning: the figures that count" if held == HELD_OUT else ""
+        s = scores(test["true_class"], pred)
+        print(f"\n=== held-out family {held}{mark}\n{s['n']} breasts; fitted on {', '.join(f for f in names if f != held) or '-'}")
+        print(confusion(test["true_class"], pred).to_string())
+        if "models" in test.columns:
+            by_model = pd.crosstab(test["true_class"] + ": " + test["models"], pd.Categorical(pred, CLASSES), dropna=False,
+                                   rownames=["true: models"], colnames=["predicted"])
+            print("by shape model (rows: true class: models drawn; columns: predicted)")
+            print(by_model.to_string())
+        print(f"kappa {s['kappa']:.3f}   accuracy {s['accuracy']:.3f}   casting sensitivity {s['casting_sensitivity']:.3f}"
+              f"   specificity {s['casting_specificity']:.3f}   normals called none {s['normal_called_none']:.3f}")
+        rows.append({"family": held + (" (held out)" if held == HELD_OUT else ""), **s,
+                     "render_s_per_image": timings[held]["render_s_per_image"],
+                     "extract_s_per_image_per_core": timings[held]["extract_cpu_s_per_image"]})
+    print("\nsummary (targets: kappa >= 0.7, casting sensitivity and specificity >= 0.9, normals called none >= 0.9)")
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+
+if __name__ == "__main__":   # worker processes re-import this file
+    main()
