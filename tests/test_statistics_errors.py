@@ -240,6 +240,8 @@ def test_validation_with_every_time_before_any_event_is_no_traceback(study, tmp_
         validation = document["validation"]
         if validation.get("status") == "not_computed":
             assert validation["reason"] and "validation" in document["sections_not_computed"][0]["section"]
+            # The reason says which spec key to change (it named no key before).
+            assert "validation.times" in validation["reason"]
         else:
             assert validation["uno_c"] is None
     else:

@@ -259,7 +259,7 @@ def test_harrell_c_by_enumerating_pairs():
 
 def test_uno_c_auc_and_brier_by_their_formulas():
     result = discrimination(HAND_TIME, HAND_EVENT, HAND_RISK, times=HAND_TIMES, survival_at_times=HAND_SURVIVAL)
-    # Uno's C, tau = 6.5: sum over events i with T_i < tau of G(T_i)^-2 x (concordant | comparable pairs).
+    # Uno's C, tau = 6.5: sum over events i with T_i <= tau of G(T_i)^-2 x (concordant | comparable pairs).
     # Events at 2, 4, 5 (the one at 7 is beyond tau), weights 1, 49/36, 49/36:
     #   numerator   7 + 49/36 (3 + 4) = 595/36;  denominator 7 + 49/36 (5 + 4) = 693/36;  C = 85/99.
     # R: concordance(..., reverse = TRUE, timewt = "n/G2", ymax = 6.5) gives 0.8585859 too.
@@ -336,3 +336,14 @@ def test_uno_c_by_hand_with_an_event_at_tau_tied_with_a_censoring():
     # C = (3 + 1) / (3 + 2) = 0.8. R concordance(..., timewt = "n/G2", ymax = 2) gives 0.8 too.
     time, event, risk = np.array([1.0, 2, 2, 3]), np.array([1.0, 1, 0, 1]), np.array([3.0, 1, 2, 0])
     assert discrimination(time, event, risk, times=(2.0,)).uno_c == pytest.approx(0.8, rel=1e-12)
+
+
+def test_calibration_before_the_first_event_names_validation_times(cohort, design):
+    # GBSG2's first event is at 72 days: at 60 days every predicted survival is 1 and there is
+    # nothing to calibrate; the error (which becomes the section's not-computed reason) names the
+    # spec key to change, and quotes no follow-up time of a patient (72 must not appear).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrognosisWarning)
+        with pytest.raises(ModelError, match=r"validation\.times") as caught:
+            validate_cox(cohort.time, cohort.event, design, times=(60.0,), B=2)
+    assert "calibration at 60" in str(caught.value) and "72" not in str(caught.value)
