@@ -70,6 +70,17 @@ def test_km_strata_must_be_categorical(study, tmp_path, column, kind):
     assert_named_error(result, f"km.strata: a stratum must be a categorical or binary variable; {column} is {kind}")
 
 
+@pytest.mark.parametrize("column, kind", [("last_contact_date", "date"), ("age", "numeric")])
+def test_cox_strata_must_be_categorical(study, tmp_path, column, kind):
+    # Top-level strata (Cox strata(), the stratified log-rank of the models): a date column gave a
+    # ModelError suggesting collinear terms. Now a SpecError naming the key, like km.strata.
+    study.spec["strata"] = [column]
+    result, out = run_cli(study, tmp_path)
+    assert_named_error(result, f"study.yaml: strata: a stratum must be a categorical or binary variable; {column} is "
+                               f"{kind}")
+    assert "collinear" not in result.stderr and not out.exists()
+
+
 def test_km_strata_including_km_by_is_a_spec_error(study, tmp_path):
     # R survdiff(~ casting + strata(casting)): every group alone in its stratum, V = 0, solve() fails.
     study.spec["km"] = {"by": "casting", "strata": ["grade", "casting"]}
