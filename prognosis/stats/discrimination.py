@@ -213,7 +213,11 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
     if times.ndim != 1 or times.size == 0 or np.any(np.diff(times) <= 0):
         raise ModelError("times must be a non-empty increasing sequence")
     if times[0] < time.min() or times[-1] >= time.max():
-        raise ModelError(f"times must lie within the follow-up, from {time.min():g} to before {time.max():g}")
+        # Counted, not quoted: the shortest and longest follow-up are patients' values, and this
+        # text becomes the validation section's not-computed reason in results.json.
+        early, late = int(np.sum(times < time.min())), int(np.sum(times >= time.max()))
+        raise ModelError(f"times must lie within the follow-up: {early} of the {times.size} times are before the "
+                         f"shortest follow-up and {late} at or after the longest; choose times inside it")
     surv = Surv.from_arrays(event.astype(bool), time)
     tau = float(times[-1])
     nan = float("nan")
