@@ -95,10 +95,11 @@ class SectionRunner:
 
 
 def check_km_groups(cohort: Cohort, spec: AnalysisSpec) -> None:
-    """``km.by`` and every ``km.strata`` column must be categorical or binary.
+    """``km.by``, every ``km.strata`` and every (Cox) ``strata`` column must be categorical or binary.
 
     A numeric or date column would make a group (or a stratum) of nearly every distinct value:
-    meaningless curves, and log-rank variances that are singular.
+    meaningless curves, log-rank variances that are singular, and Cox strata of one patient each
+    whose partial likelihood is empty (a singular information matrix, as if terms were collinear).
 
     Raises
     ------
@@ -115,10 +116,11 @@ def check_km_groups(cohort: Cohort, spec: AnalysisSpec) -> None:
     if by.name in spec.km.strata:
         raise SpecError(f"{where}: km.strata: {by.name} is km.by itself; within its strata the groups are never "
                         "compared, so there is nothing to test (stratify by another variable)")
-    for name in spec.km.strata:
+    strata = [("km.strata", name) for name in spec.km.strata] + [("strata", name) for name in spec.options.strata]
+    for key, name in strata:
         var = cohort.variables.get(name)
         if var is not None and not var.is_categorical:
-            raise SpecError(f"{where}: km.strata: a stratum must be a categorical or binary variable; {name} is "
+            raise SpecError(f"{where}: {key}: a stratum must be a categorical or binary variable; {name} is "
                             f"{var.spec.type}, which would make a stratum of nearly every patient (derive a "
                             "grouped version: a column declared categorical in its data dictionary)")
 

@@ -243,8 +243,10 @@ def test_all_events_cohort_reports_null_followup_and_fits_the_rest(all_events_re
     assert [followup["median"], followup["lower"], followup["upper"]] == [None, None, None]
     assert expected["followup"] == {"median": None, "lower": None, "upper": None}
     assert "every patient had the event" in followup["note"]
-    # (reference.json also holds R's KM medians, 208.5 for men: survival's midpoint rule on a flat,
-    # issue 9 defect 4, which is tested with the Kaplan–Meier code.)
+    # R's KM medians: 208.5 for men is survival's midpoint rule where S(t) = 0.5 exactly on a flat
+    # (issue 9, defect 4); exact equality, as both are halves of integer days.
+    assert {g: document["km"]["groups"][g]["median"]["estimate"] for g in expected["km_median"]} \
+        == expected["km_median"] == {"male": 208.5, "female": 293}
     for model in ("adjusted", "unadjusted", "base"):
         for r_term, ref in expected["cox"][model]["terms"].items():
             got = document["cox"][model]["terms"]["sex[female]" if r_term == "sexfemale" else r_term]

@@ -74,6 +74,19 @@ def test_km_strata_must_be_categorical(study, tmp_path, column, message):
     assert_named_error(result, message)
 
 
+@pytest.mark.parametrize("column, message", [
+    ("last_contact_date", "study.yaml: strata: 'last_contact_date' is declared as date, and a date cannot be a stratum"),
+    ("age", "study.yaml: strata: a stratum must be a categorical or binary variable; age is numeric"),
+])
+def test_cox_strata_must_be_categorical(study, tmp_path, column, message):
+    # Top-level strata (Cox strata(), the stratified log-rank of the models): a date column gave a
+    # ModelError suggesting collinear terms. Now a SpecError naming the key, like km.strata.
+    study.spec["strata"] = [column]
+    result, out = run_cli(study, tmp_path)
+    assert_named_error(result, message)
+    assert "collinear" not in result.stderr and not out.exists()
+
+
 def test_km_strata_including_km_by_is_a_spec_error(study, tmp_path):
     # R survdiff(~ casting + strata(casting)): every group alone in its stratum, V = 0, solve() fails.
     study.spec["km"] = {"by": "casting", "strata": ["grade", "casting"]}
@@ -244,6 +257,8 @@ def test_validation_with_every_time_before_any_event_is_no_traceback(study, tmp_
         validation = document["validation"]
         if validation.get("status") == "not_computed":
             assert validation["reason"] and "validation" in document["sections_not_computed"][0]["section"]
+            # The reason says which spec key to change (it named no key before).
+            assert "validation.times" in validation["reason"]
         else:
             assert validation["uno_c"] is None
     else:

@@ -75,23 +75,45 @@ def km_figure(km: KMResult, *, unit: str, title: str | None = None, group_label:
     return fig
 
 
+def _drawable(cox: CoxResult) -> np.ndarray:
+    """Terms whose hazard ratio and limits are finite and positive (exp() of a huge coefficient is inf)."""
+    values = np.column_stack([cox.hazard_ratio, cox.conf_int]).astype(float)
+    return np.all(np.isfinite(values) & (values > 0), axis=1)
+
+
 def forest_figure(cox: CoxResult, *, labels: dict[str, str] | None = None, title: str | None = None) -> Figure:
-    """Hazard ratios with 95% CIs on a log scale, one row per term."""
+    """Hazard ratios with 95% CIs on a log scale, one row per term.
+
+    A term whose hazard ratio or a limit a float cannot hold (inf or 0, e.g. bilirubin in mol/L:
+    exp(8493.6); null in results.json, Inf in R) keeps its row label but is not drawn, and a
+    footnote names it: a log axis reaching inf would squash every other term to a point.
+    """
     labels = labels or {}
     n = len(cox.terms)
-    fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.38 * max(n, 1)), dpi=110)
+    names = [labels.get(t, t) for t in cox.terms]
+    drawable = _drawable(cox)
+    fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.38 * max(n, 1) + (0.3 if not drawable.all() else 0.0)), dpi=110)
     y = np.arange(n)[::-1]
-    ax.errorbar(cox.hazard_ratio, y, xerr=[cox.hazard_ratio - cox.conf_int[:, 0], cox.conf_int[:, 1] - cox.hazard_ratio],
-                fmt="s", color=PALETTE[0], ecolor=PALETTE[0], capsize=3, ms=5)
+    hr, ci = cox.hazard_ratio[drawable], cox.conf_int[drawable]
+    if drawable.any():
+        ax.errorbar(hr, y[drawable], xerr=[hr - ci[:, 0], ci[:, 1] - hr],
+                    fmt="s", color=PALETTE[0], ecolor=PALETTE[0], capsize=3, ms=5)
+    else:
+        ax.set_xlim(0.5, 2.0)  # nothing to scale the axis by: a neutral range around 1
     ax.axvline(1.0, color="grey", lw=1, ls="--")
     plain_log_axis(ax)
     ax.set_yticks(y)
-    ax.set_yticklabels([labels.get(t, t) for t in cox.terms])
+    ax.set_yticklabels(names)
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlabel("Hazard ratio (log scale), 95% CI")
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    if not drawable.all():
+        left_out = ", ".join(name for name, ok in zip(names, drawable) if not ok)
+        fig.text(0.01, 0.01, f"Not drawn: {left_out} (hazard ratio or limit too large or too small to represent; "
+                 "see the table)", fontsize=8, ha="left", va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if not drawable.all() else 0, 1, 1))
     return fig
 
 

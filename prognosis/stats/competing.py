@@ -138,7 +138,9 @@ def competing_risks(time: np.ndarray, cause_codes: np.ndarray, *, cause_of_inter
     levels = [str(g) for g in (group_levels if group_levels is not None else sorted(present)) if str(g) in present]
     unknown = present - set(levels)
     if unknown:
-        raise ModelError(f"group has values not in group_levels: {', '.join(sorted(unknown))}")
+        # Counted, not quoted: a stray value is a patient's (this text can reach results.json).
+        raise ModelError(f"group has {len(unknown)} value(s) not in group_levels ({', '.join(map(str, group_levels))}); "
+                         "recode them or add them to group_levels")
     at = check_times_at(times)
     cause_label = _label(cause_of_interest)
 

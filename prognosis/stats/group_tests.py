@@ -56,7 +56,9 @@ def _levels(labels: np.ndarray, levels: tuple[str, ...] | None, by: str) -> tupl
         order = tuple(str(lv) for lv in levels)
         unknown = present - set(order)
         if unknown:
-            raise ModelError(f"{by} has values not among the given levels: {sorted(unknown)}")
+            # Counted, not quoted: a stray value is a patient's (this text can reach results.json).
+            raise ModelError(f"{by} has {len(unknown)} value(s) not among its levels {list(order)}; recode them "
+                             "or declare them in the data dictionary")
         order = tuple(lv for lv in order if lv in present)
     if len(order) < 2:
         only = order[0] if order else "none"

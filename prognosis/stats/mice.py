@@ -134,7 +134,9 @@ class _Column:
             self.levels = tuple(level for level in var.spec.category_levels if (labels == level).any())
             unknown = set(labels.dropna()) - set(self.levels)
             if unknown:
-                raise ModelError(f"{var.name}: values {sorted(unknown)} are not among its declared levels")
+                # Counted, not quoted: a stray value is a patient's (this text can reach results.json).
+                raise ModelError(f"{var.name}: {len(unknown)} value(s) are not among its declared levels "
+                                 f"({', '.join(map(str, var.spec.category_levels))}); recode them")
             lookup = {level: i for i, level in enumerate(self.levels)}
             self.values = np.array([-1 if pd.isna(v) else lookup[v] for v in labels], dtype=float)
         else:

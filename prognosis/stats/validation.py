@@ -238,6 +238,11 @@ def validate_cox(time: np.ndarray, event: np.ndarray, design: Design, *, times: 
 
     ``calibration_time`` defaults to ``max(times)``. See :func:`discrimination`,
     :func:`calibration_at` and :func:`prognosis.stats.bootstrap_validate` for the parts.
+
+    Raises
+    ------
+    ModelError
+        No event by the calibration time (the message names ``validation.times``), or from the parts.
     """
     time, event = check_survival(time, event, design=design.matrix)
     fit = fit_cox(time, event, design, ties=ties)
@@ -245,6 +250,13 @@ def validate_cox(time: np.ndarray, event: np.ndarray, design: Design, *, times: 
     base = baseline_hazard(time, event, design, fit.coef, ties=ties)
     lp = linear_predictor(design, fit.coef)
     t_cal = float(max(times) if calibration_time is None else calibration_time)
+    if not np.any((event == 1) & (time <= t_cal)):
+        # The baseline hazard is 0 before the first event: every predicted survival is 1 and the
+        # groups have nothing to set against each other. Said in the spec's terms, since this
+        # becomes the validation section's not-computed reason (no patient's time is quoted).
+        raise ModelError(f"calibration at {t_cal:g} is not possible: no event by then, so every predicted "
+                         "survival is 1; give validation.times whose last (the calibration time) is after "
+                         "the first event")
     disc = discrimination(time, event, lp, times=times, survival_at_times=predict_survival(base, design, times))
     calib = calibration_at(time, event, predict_survival(base, design, (t_cal,))[:, 0], t_cal, groups=groups)
     boot = bootstrap_validate(time, event, design, B=B, seed=seed, ties=ties, progress=progress)

@@ -44,7 +44,8 @@ def test_undefined_indexes_are_nan_as_in_r(name):
     out = result.to_dict()
     assert out["uno_c"] is None and out["auc"] == [None] and out["mean_auc"] is None
     notes = [str(w.message) for w in caught if issubclass(w.category, PrognosisWarning)]
-    assert f"Uno's C (truncated at {tau:g}) is undefined (no event before {tau:g}); reported as null" in notes
+    assert (f"Uno's C (truncated at {tau:g}) is undefined (no event by {tau:g} with a patient followed beyond it); "
+            "reported as null") in notes
     assert any(n.startswith(f"the time-dependent AUC at {tau:g} is undefined") for n in notes)
 
 

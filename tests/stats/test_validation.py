@@ -5,17 +5,18 @@ Reference values: tests/fixtures/validation/reference.json, written by make_refe
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
 from numpy.testing import assert_allclose
-from sksurv.metrics import brier_score, concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
+from sksurv.metrics import brier_score, cumulative_dynamic_auc, integrated_brier_score
 from sksurv.util import Surv
 
 from prognosis.cohort import assemble_cohort, read_table
-from prognosis.errors import ConvergenceWarning, ModelError
+from prognosis.errors import ConvergenceWarning, ModelError, PrognosisWarning
 from prognosis.spec import load_spec
 from prognosis.stats import design_matrix, fit_cox
 from prognosis.stats.bootstrap import _fit, bootstrap_validate
@@ -91,7 +92,7 @@ def test_discrimination_matches_scikit_survival(cohort, fitted, design):
     result = discrimination(cohort.time, cohort.event, lp, times=TIMES, survival_at_times=surv_pred)
     y = Surv.from_arrays(cohort.event.astype(bool), cohort.time)
     # scikit-survival 0.28, same data as training and test set; exact agreement expected
-    assert_allclose(result.uno_c, concordance_index_ipcw(y, y, lp, tau=TIMES[-1])[0], rtol=1e-12)
+    # Uno's C follows R (G(t-), events at tau included), not scikit-survival: see the R tests below.
     auc, mean_auc = cumulative_dynamic_auc(y, y, lp, np.array(TIMES))
     assert_allclose(result.auc, auc, rtol=1e-12)
     assert_allclose(result.mean_auc, mean_auc, rtol=1e-12)
@@ -258,7 +259,7 @@ def test_harrell_c_by_enumerating_pairs():
 
 def test_uno_c_auc_and_brier_by_their_formulas():
     result = discrimination(HAND_TIME, HAND_EVENT, HAND_RISK, times=HAND_TIMES, survival_at_times=HAND_SURVIVAL)
-    # Uno's C, tau = 6.5: sum over events i with T_i < tau of G(T_i)^-2 x (concordant | comparable pairs).
+    # Uno's C, tau = 6.5: sum over events i with T_i <= tau of G(T_i)^-2 x (concordant | comparable pairs).
     # Events at 2, 4, 5 (the one at 7 is beyond tau), weights 1, 49/36, 49/36:
     #   numerator   7 + 49/36 (3 + 4) = 595/36;  denominator 7 + 49/36 (5 + 4) = 693/36;  C = 85/99.
     # R: concordance(..., reverse = TRUE, timewt = "n/G2", ymax = 6.5) gives 0.8585859 too.
@@ -299,9 +300,50 @@ def test_uno_c_matches_r_concordance_n_g2_without_event_censoring_ties(cohort, u
     assert_allclose(result.uno_c, uno_reference["uno_untied"][index], rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="scikit-survival weights an event at t by G(t), counting the censorings at t; "
-                   "R survival uses G(t-): GBSG2 has 35 such ties and Uno's C differs by ~8e-5")
-def test_uno_c_matches_r_concordance_n_g2_with_ties(cohort, uno_reference):
-    tau = uno_reference["tau"][1]
+@pytest.mark.parametrize("index", [0, 1])
+def test_uno_c_matches_r_concordance_n_g2_with_ties(cohort, uno_reference, index):
+    # GBSG2 has 35 times where an event and a censoring tie: R weights the event by G(t-), the
+    # censorings at t counted after it (scikit-survival's G(t) gave 0.681690 against R's 0.681745).
+    tau = uno_reference["tau"][index]
     result = discrimination(cohort.time, cohort.event, np.array(uno_reference["lp"]), times=(tau,))
-    assert_allclose(result.uno_c, uno_reference["uno"][1], rtol=1e-8)
+    assert_allclose(result.uno_c, uno_reference["uno"][index], rtol=1e-8)
+
+
+@pytest.fixture(scope="module")
+def uno_edges():
+    """tests/fixtures/uno_concordance/edges.R (R 4.2.2, survival 3.5.3): 16 patients, 4 truncation times."""
+    return json.loads((FIXTURES / "uno_concordance" / "edges.json").read_text())
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_uno_c_at_r_edges(uno_edges, index):
+    # An event exactly at tau counts (R zeroes the weight only for event times > ymax), a censoring
+    # tied with an event comes after it, tied risks count 1/2 and tied event times are no pair.
+    tau = uno_edges["tau"][index]
+    time, event, risk = (np.array(uno_edges[k], dtype=float) for k in ("time", "status", "risk"))
+    with warnings.catch_warnings():
+        # The AUC at 9.5 needs G at the longest follow-up (10, censoring tied with an event): a note.
+        warnings.simplefilter("ignore", PrognosisWarning)
+        result = discrimination(time, event, risk, times=(tau,))
+    assert_allclose(result.uno_c, uno_edges["uno"][index], rtol=1e-10)
+
+
+def test_uno_c_by_hand_with_an_event_at_tau_tied_with_a_censoring():
+    # time 1 2 2 3, status 1 1 0 1, risk 3 1 2 0, tau = 2. Reverse KM of the censoring, censorings
+    # tied with events counted after them: G(1-) = G(2-) = 1 (the censoring at 2 comes after the
+    # event at 2). Events by tau: at 1 (comparable with 2, 2, 3: concordant 3) and at 2 (comparable
+    # with the censoring at 2, risk 2 > 1: discordant, and with 3, risk 0 < 1: concordant).
+    # C = (3 + 1) / (3 + 2) = 0.8. R concordance(..., timewt = "n/G2", ymax = 2) gives 0.8 too.
+    time, event, risk = np.array([1.0, 2, 2, 3]), np.array([1.0, 1, 0, 1]), np.array([3.0, 1, 2, 0])
+    assert discrimination(time, event, risk, times=(2.0,)).uno_c == pytest.approx(0.8, rel=1e-12)
+
+
+def test_calibration_before_the_first_event_names_validation_times(cohort, design):
+    # GBSG2's first event is at 72 days: at 60 days every predicted survival is 1 and there is
+    # nothing to calibrate; the error (which becomes the section's not-computed reason) names the
+    # spec key to change, and quotes no follow-up time of a patient (72 must not appear).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrognosisWarning)
+        with pytest.raises(ModelError, match=r"validation\.times") as caught:
+            validate_cox(cohort.time, cohort.event, design, times=(60.0,), B=2)
+    assert "calibration at 60" in str(caught.value) and "72" not in str(caught.value)
