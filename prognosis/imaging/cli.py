@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -44,6 +46,37 @@ def _setup_logging(verbose: bool) -> None:
     # distributed sets its own loggers' levels from dask's config when it is imported (later, and
     # only if a cluster is used): tell that config too, or every worker start and stop is printed
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
+
+
+_PROGRESS_LINE_EVERY = 100    # images between two progress lines when stderr is not a terminal (make, CI logs)
+
+
+@contextmanager
+def _progress_reporter(description: str, show: Optional[bool]) -> Iterator[Optional[Callable[[int, int], None]]]:
+    """An ``on_progress(done, total)`` callback: a rich bar, progress lines, or None (``show=False``).
+
+    ``show=None`` (the default of ``--progress/--no-progress``) draws the bar on a terminal and
+    writes a line every ``_PROGRESS_LINE_EVERY`` images otherwise, so that a long run in a log
+    still says it is alive; ``True`` forces the bar, ``False`` turns both off.
+    """
+    if show is False:
+        yield None
+        return
+    if show or sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+            task = bar.add_task(description, total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+
+    def line(done: int, total: int) -> None:
+        if done and (done % _PROGRESS_LINE_EVERY == 0 or (done == total and total >= _PROGRESS_LINE_EVERY)):
+            typer.echo(f"{description}: {done}/{total} images", err=True)
+
+    yield line
 
 
 def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
@@ -178,6 +211,9 @@ def phantom(
         None, "--like", help="Render the first N patients of this table (patient_id, laterality, "
                              "calcification_class), e.g. a cohort's imaging table."),
     both_breasts: bool = typer.Option(False, "--both-breasts", help="Also render each patient's tumour-free breast."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress",
+        help=f"Progress bar (default: a bar on a terminal, else a line every {_PROGRESS_LINE_EVERY} images)."),
 ) -> None:
     """Write synthetic MG DICOM phantoms (CC and MLO per breast) with a ground-truth table."""
     from prognosis.cohort.readers import read_raw
@@ -192,8 +228,9 @@ def phantom(
         # holding nothing else), never among a user's files
         folder = output_path(out)
         check_replaceable(folder, kind=PHANTOM_KIND, legacy=_only_phantom_files, ours=_phantom_file)
-        truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
-                                  contralateral=both_breasts)
+        with _progress_reporter("rendering phantoms", progress) as on_progress:
+            truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
+                                      contralateral=both_breasts, on_progress=on_progress)
         with os_errors(folder):
             write_stamp(folder, PHANTOM_KIND)
     except (PrognosisError, ValueError) as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,7 +266,8 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
                       full_field: bool = False, spacings_mm: tuple[float, ...] = SPACINGS_MM,
                       classes: tuple[str, ...] = CLASSES, patients: pd.DataFrame | None = None,
                       contralateral: bool = False,
-                      params: PhantomParameters = PhantomParameters()) -> pd.DataFrame:
+                      params: PhantomParameters = PhantomParameters(),
+                      on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Write ``n`` breasts (a CC and an MLO DICOM each) and the ground-truth tables to ``out``.
 
     Classes cycle through ``classes`` in a shuffled order; spacing, MONOCHROME1/2, For
@@ -280,6 +282,9 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
     contralateral : bool
         Also render each patient's other breast, without suspicious calcifications (coarse benign
         with probability ``params.contralateral_benign``, else none), as screening has both sides.
+    on_progress : callable, optional
+        Called as ``on_progress(images_written, images_total)`` before the first breast and after
+        each one (two images per breast), e.g. to drive a progress bar; nothing is printed here.
 
     Returns
     -------
@@ -302,6 +307,9 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
         cases = list(zip(rows["patient_id"].astype(str), rows["laterality"].astype(str),
                          rows["calcification_class"].astype(str)))
     breasts, images, calcs = [], [], []
+    n_images = 2 * len(cases) * (2 if contralateral else 1)
+    if on_progress:
+        on_progress(0, n_images)
     for patient_id, side, cls in cases:
         laterality = side if side is not None else str(rng.choice(["L", "R"]))
         spacing = float(rng.choice(spacings_mm))
@@ -309,6 +317,8 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
         breasts.append({**breast, "tumour": "yes"})
         images += views
         calcs += particles
+        if on_progress:
+            on_progress(len(images), n_images)
         if contralateral:
             other = "R" if laterality == "L" else "L"
             benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
@@ -316,6 +326,8 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
             breasts.append({**breast, "tumour": "no"})
             images += views
             calcs += particles
+            if on_progress:
+                on_progress(len(images), n_images)
     truth = pd.DataFrame(breasts)
     # patient ids may come from a user's table (--like): no cell may run as a formula (_csv.py)
     write_csv(truth, out / "truth_breasts.csv", index=False)
