@@ -117,7 +117,9 @@ def extract(
     tumour_side: Optional[Path] = typer.Option(
         None, "--tumour-side", help="Table (CSV, Parquet, Excel...) with patient_id and the tumour's side (L/R)."),
     side_column: str = typer.Option("laterality", "--side-column", help="Column of --tumour-side holding L/R."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: only on a terminal)."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress",
+        help=f"Progress bar (default: a bar on a terminal, else a line every {_PROGRESS_LINE_EVERY} images)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
 ) -> None:
     """Extract calcification class, counts, extent and focality per breast from a DICOM folder."""
@@ -136,23 +138,13 @@ def extract(
         per_patient = "tumour"          # a side table given means: use it
     if per_patient == "tumour" and tumour_side is None:
         raise typer.BadParameter("--per-patient tumour needs --tumour-side TABLE (patient_id and L/R per patient)")
-    show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         parameters = parameters_from(_load_overrides(params, set_))
         sides = read_tumour_side(tumour_side, column=side_column) if tumour_side is not None else None
-        if show_progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), transient=False) as bar:
-                task = bar.add_task("extracting", total=None)
-                result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
-                                   scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                                   per_patient=per_patient, tumour_side=sides,
-                                   on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-        else:
+        with _progress_reporter("extracting", progress) as on_progress:
             result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
                                scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                               per_patient=per_patient, tumour_side=sides)
+                               per_patient=per_patient, tumour_side=sides, on_progress=on_progress)
     except PrognosisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
@@ -211,6 +203,10 @@ def phantom(
         None, "--like", help="Render the first N patients of this table (patient_id, laterality, "
                              "calcification_class), e.g. a cohort's imaging table."),
     both_breasts: bool = typer.Option(False, "--both-breasts", help="Also render each patient's tumour-free breast."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Render on a local Dask cluster with N workers (each patient then has "
+                                       "its own random stream: the same files for any N, not those of a run without --workers)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
     progress: Optional[bool] = typer.Option(
         None, "--progress/--no-progress",
         help=f"Progress bar (default: a bar on a terminal, else a line every {_PROGRESS_LINE_EVERY} images)."),
@@ -230,7 +226,8 @@ def phantom(
         check_replaceable(folder, kind=PHANTOM_KIND, legacy=_only_phantom_files, ours=_phantom_file)
         with _progress_reporter("rendering phantoms", progress) as on_progress:
             truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
-                                      contralateral=both_breasts, on_progress=on_progress)
+                                      contralateral=both_breasts, on_progress=on_progress, workers=workers,
+                                      scheduler=scheduler)
         with os_errors(folder):
             write_stamp(folder, PHANTOM_KIND)
     except (PrognosisError, ValueError) as exc:

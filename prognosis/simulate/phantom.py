@@ -301,12 +301,74 @@ def _render_breast(out: Path, patient_id: str, laterality: str, cls: str, spacin
     return breast, images, calcs
 
 
+def _render_case(out: Path, case: tuple[str, str | None, str], rng: np.random.Generator, *,
+                 field_mm: tuple[float, float], spacings_mm: tuple[float, ...], params: PhantomParameters,
+                 contralateral: bool) -> list[tuple[dict, list[dict], list[pd.DataFrame]]]:
+    """Render one patient: the breast of ``case`` and, with ``contralateral``, the other one."""
+    patient_id, side, cls = case
+    laterality = side if side is not None else str(rng.choice(["L", "R"]))
+    spacing = float(rng.choice(spacings_mm))
+    breast, views, particles = _render_breast(out, patient_id, laterality, cls, spacing, field_mm, rng, params)
+    done = [({**breast, "tumour": "yes"}, views, particles)]
+    if contralateral:
+        other = "R" if laterality == "L" else "L"
+        benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
+        breast, views, particles = _render_breast(out, patient_id, other, benign, spacing, field_mm, rng, params)
+        done.append(({**breast, "tumour": "no"}, views, particles))
+    return done
+
+
+def _render_on_dask(out: Path, cases: list, streams: list[np.random.Generator], *, workers: int | None,
+                    scheduler: str | None, on_progress: Callable[[int, int], None] | None, n_images: int,
+                    **options) -> list:
+    """:func:`_render_case` of every case on a Dask cluster (as ``prognosis extract --workers``), in order."""
+    from dask.distributed import Client, as_completed
+
+    from prognosis.imaging.batch import local_cluster
+
+    cluster = None if scheduler else local_cluster(workers or 1, memory_limit=_WORKER_MEMORY)
+    client = Client(scheduler or cluster)
+    try:
+        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        todo = iter(enumerate(zip(cases, streams)))
+        futures, index = as_completed(), {}
+
+        def submit(item) -> None:
+            i, (case, stream) = item
+            future = client.submit(_render_case, out, case, stream, pure=False, **options)
+            index[future.key] = i
+            futures.add(future)
+
+        for item in [item for _, item in zip(range(4 * n_workers), todo)]:   # a bounded window in flight
+            submit(item)
+        rendered: list = [None] * len(cases)
+        done = 0
+        for future in futures:
+            rendered[index.pop(future.key)] = result = future.result()
+            done += 2 * len(result)
+            future.release()
+            if on_progress:
+                on_progress(done, n_images)
+            item = next(todo, None)
+            if item is not None:
+                submit(item)
+        return rendered
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_WORKER_MEMORY = "2GB"     # a full-field view holds a few 4096 x 3328 float arrays
+
+
 def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generator = 0,
                       full_field: bool = False, spacings_mm: tuple[float, ...] = SPACINGS_MM,
                       classes: tuple[str, ...] = CLASSES, patients: pd.DataFrame | None = None,
                       contralateral: bool = False,
                       params: PhantomParameters = PhantomParameters(),
-                      on_progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                      on_progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+                      scheduler: str | None = None) -> pd.DataFrame:
     """Write ``n`` breasts (a CC and an MLO DICOM each) and the ground-truth tables to ``out``.
 
     Classes cycle through ``classes`` in a shuffled order; spacing, MONOCHROME1/2, For
@@ -322,8 +384,13 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
         Also render each patient's other breast, without suspicious calcifications (coarse benign
         with probability ``params.contralateral_benign``, else none), as screening has both sides.
     on_progress : callable, optional
-        Called as ``on_progress(images_written, images_total)`` before the first breast and after
+        Called as ``on_progress(images_written, images_total)`` before the first patient and after
         each one (two images per breast), e.g. to drive a progress bar; nothing is printed here.
+    workers, scheduler : optional
+        Render on a local Dask cluster of ``workers`` processes, or on the scheduler at that
+        address, as ``prognosis extract`` does. Each patient then draws from a stream of its own
+        (``Generator.spawn``): the files are the same for any number of workers, but differ from
+        those of a sequential run with the same seed.
 
     Returns
     -------
@@ -349,24 +416,25 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
     n_images = 2 * len(cases) * (2 if contralateral else 1)
     if on_progress:
         on_progress(0, n_images)
-    for patient_id, side, cls in cases:
-        laterality = side if side is not None else str(rng.choice(["L", "R"]))
-        spacing = float(rng.choice(spacings_mm))
-        breast, views, particles = _render_breast(out, patient_id, laterality, cls, spacing, field_mm, rng, params)
-        breasts.append({**breast, "tumour": "yes"})
-        images += views
-        calcs += particles
-        if on_progress:
-            on_progress(len(images), n_images)
-        if contralateral:
-            other = "R" if laterality == "L" else "L"
-            benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
-            breast, views, particles = _render_breast(out, patient_id, other, benign, spacing, field_mm, rng, params)
-            breasts.append({**breast, "tumour": "no"})
+    if workers or scheduler:
+        # one stream per patient (NumPy's spawned seed sequences): a patient's images do not depend
+        # on which worker draws them or in which order, so any number of workers gives the same files
+        # (but not those of a sequential run, whose single stream runs through every patient)
+        rendered = _render_on_dask(out, cases, rng.spawn(len(cases)), field_mm=field_mm, spacings_mm=spacings_mm,
+                                   params=params, contralateral=contralateral, workers=workers,
+                                   scheduler=scheduler, on_progress=on_progress, n_images=n_images)
+    else:
+        rendered = []
+        for case in cases:
+            rendered.append(_render_case(out, case, rng, field_mm=field_mm, spacings_mm=spacings_mm,
+                                         params=params, contralateral=contralateral))
+            if on_progress:
+                on_progress(2 * sum(len(r) for r in rendered), n_images)
+    for case_breasts in rendered:
+        for breast, views, particles in case_breasts:
+            breasts.append(breast)
             images += views
             calcs += particles
-            if on_progress:
-                on_progress(len(images), n_images)
     truth = pd.DataFrame(breasts)
     # patient ids may come from a user's table (--like): no cell may run as a formula (_csv.py)
     write_csv(truth, out / "truth_breasts.csv", index=False)
