@@ -134,6 +134,7 @@ def render_overlay(analysis, calcifications: pd.DataFrame, clusters: pd.DataFram
             if colour is not None:
                 rgb[edges & (nearest == value)] = colour
     s = analysis.spacing_mm
+    line_px = max(1, int(round(max(rgb.shape[:2]) / 700)))
     for _, cluster in clusters.iterrows():
         members = calcifications[calcifications["cluster_id"] == cluster["cluster_id"]]
         pad = 1.0
@@ -141,8 +142,9 @@ def render_overlay(analysis, calcifications: pd.DataFrame, clusters: pd.DataFram
         c0 = int(max((members["x_mm"].min() - pad) / s, 0))
         r1 = int(min((members["y_mm"].max() + pad) / s, rgb.shape[0] - 1))
         c1 = int(min((members["x_mm"].max() + pad) / s, rgb.shape[1] - 1))
-        rr, cc = rectangle_perimeter((r0, c0), end=(r1, c1), shape=rgb.shape[:2], clip=True)
-        rgb[rr, cc] = CLASS_COLOURS.get(cluster["calcification_class"], (1, 1, 1))
+        for k in range(line_px):    # thicker on a large image, so a box survives viewing it fitted to a screen
+            rr, cc = rectangle_perimeter((r0 - k, c0 - k), end=(r1 + k, c1 + k), shape=rgb.shape[:2], clip=True)
+            rgb[rr, cc] = CLASS_COLOURS.get(cluster["calcification_class"], (1, 1, 1))
     return np.clip(rgb, 0, 1)
 
 
