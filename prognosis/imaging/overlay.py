@@ -178,15 +178,20 @@ def _title_lines(file: str, image: dict | None, breast_call: str | None) -> tupl
     spacing, shown = image.get("pixel_spacing_mm"), image.get("working_spacing_mm")
     pixel = ""
     if _number(spacing) and _number(shown) and abs(float(spacing) - float(shown)) > 1e-6:
-        pixel = f"pixel {float(spacing):.3g} mm, shown at {float(shown):.3g} mm"    # the extractor's working size
+        pixel = f"pixel {_mm(spacing)} mm, shown at {_mm(shown)} mm"    # the extractor's working size
     elif _number(spacing):
-        pixel = f"pixel {float(spacing):.3g} mm"
+        pixel = f"pixel {_mm(spacing)} mm"
     first = " · ".join(part for part in (file, where, pixel) if part)
     view_call = image.get("calcification_class")
     second = f"this view: {CLASS_LABELS.get(view_call, view_call)}" if isinstance(view_call, str) else ""
     breast = (f"breast (CC + MLO): {CLASS_LABELS.get(breast_call, breast_call)}" if breast_call
               else "breast (CC + MLO): set when the batch ends")
     return first, f"{second}  ·  {breast}" if second else breast
+
+
+def _mm(value) -> str:
+    """0.0999 -> 0.1, 0.07 -> 0.07: the resampled spacing is a float a hair off the round one."""
+    return f"{float(value):.3f}".rstrip("0").rstrip(".")
 
 
 def _number(value) -> bool:

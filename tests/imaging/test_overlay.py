@@ -82,7 +82,7 @@ def test_title_lines_name_file_side_view_and_calls_without_patient_identifiers()
     from prognosis.imaging.overlay import _title_lines
 
     first, second = _title_lines("P1_L_CC.dcm", {"laterality": "L", "view": "CC", "pixel_spacing_mm": 0.07,
-                                                 "working_spacing_mm": 0.1, "calcification_class": "crushed_stone",
+                                                 "working_spacing_mm": 0.0999, "calcification_class": "crushed_stone",
                                                  "patient_id": "SECRET-ID"}, "casting")
     assert first == "P1_L_CC.dcm · L CC · pixel 0.07 mm, shown at 0.1 mm"
     assert second == "this view: crushed stone  ·  breast (CC + MLO): casting"
