@@ -4,7 +4,7 @@
 #               names (ruff, pyflakes rules only) and run the test-suite
 #   make demo-images  images to survival: render mammograms of 300 demo patients, extract their
 #               calcifications, analyse -> reports/demo_images/report.html, and QA overlays of a
-#               few breasts -> build/demo_images/overlays/ (a few minutes on 2 cores)
+#               few breasts -> build/demo_images/overlays/ (about 7 CPU-minutes: a few minutes on 2 idle cores)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
