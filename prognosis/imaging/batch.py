@@ -327,6 +327,10 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
         logger.warning("%d patient(s) of the tumour-side table have no image of that side: %s",
                        len(selection.patients_without_image), ", ".join(selection.patients_without_image[:10]))
     breasts = selection.breasts[list(BREAST_COLUMNS)].reset_index(drop=True)
+    if overlay_dir is not None:
+        # each overlay was drawn with its own view only: add the breast's call (CC and MLO combined)
+        from prognosis.imaging.overlay import stamp_breast_calls
+        stamp_breast_calls(overlay_dir, images, details)
     outputs = _write_outputs(plan, breasts, details, images, clusters, calcifications, params, dicom_dir,
                              n_resumed=len(done), selection=selection)
     n_ok = int((images["status"] == "ok").sum()) if len(images) else 0

@@ -23,6 +23,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -45,6 +47,37 @@ def _setup_logging(verbose: bool) -> None:
     # distributed sets its own loggers' levels from dask's config when it is imported (later, and
     # only if a cluster is used): tell that config too, or every worker start and stop is printed
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
+
+
+_PROGRESS_LINE_EVERY = 100    # images between two progress lines when stderr is not a terminal (make, CI logs)
+
+
+@contextmanager
+def _progress_reporter(description: str, show: Optional[bool]) -> Iterator[Optional[Callable[[int, int], None]]]:
+    """An ``on_progress(done, total)`` callback: a rich bar, progress lines, or None (``show=False``).
+
+    ``show=None`` (the default of ``--progress/--no-progress``) draws the bar on a terminal and
+    writes a line every ``_PROGRESS_LINE_EVERY`` images otherwise, so that a long run in a log
+    still says it is alive; ``True`` forces the bar, ``False`` turns both off.
+    """
+    if show is False:
+        yield None
+        return
+    if show or sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+            task = bar.add_task(description, total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+
+    def line(done: int, total: int) -> None:
+        if done and (done % _PROGRESS_LINE_EVERY == 0 or (done == total and total >= _PROGRESS_LINE_EVERY)):
+            typer.echo(f"{description}: {done}/{total} images", err=True)
+
+    yield line
 
 
 def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
@@ -79,7 +112,9 @@ def extract(
     tumour_side: Optional[Path] = typer.Option(
         None, "--tumour-side", help="Table (CSV, Parquet, Excel...) with patient_id and the tumour's side (L/R)."),
     side_column: str = typer.Option("laterality", "--side-column", help="Column of --tumour-side holding L/R."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: only on a terminal)."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress",
+        help=f"Progress bar (default: a bar on a terminal, else a line every {_PROGRESS_LINE_EVERY} images)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
 ) -> None:
     """Extract calcification class, counts, extent and focality per breast from a DICOM folder."""
@@ -98,23 +133,13 @@ def extract(
         per_patient = "tumour"          # a side table given means: use it
     if per_patient == "tumour" and tumour_side is None:
         raise typer.BadParameter("--per-patient tumour needs --tumour-side TABLE (patient_id and L/R per patient)")
-    show_progress = sys.stderr.isatty() if progress is None else progress
     try:
         parameters = parameters_from(_load_overrides(params, set_))
         sides = read_tumour_side(tumour_side, column=side_column) if tumour_side is not None else None
-        if show_progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-            with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), transient=False) as bar:
-                task = bar.add_task("extracting", total=None)
-                result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
-                                   scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                                   per_patient=per_patient, tumour_side=sides,
-                                   on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-        else:
+        with _progress_reporter("extracting", progress) as on_progress:
             result = run_batch(dicom_dir, out, params=parameters, work_dir=work_dir, workers=workers,
                                scheduler=scheduler, memory_limit=memory_limit, overlay_dir=overlays,
-                               per_patient=per_patient, tumour_side=sides)
+                               per_patient=per_patient, tumour_side=sides, on_progress=on_progress)
     except PrognosisError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_INPUT_ERROR)
@@ -175,6 +200,13 @@ def phantom(
     both_breasts: bool = typer.Option(False, "--both-breasts", help="Also render each patient's tumour-free breast."),
     family: str = typer.Option("native", "--family", help="Renderer: native (default), selenium, csi or plate "
                                                           "(prognosis.simulate.families; plate is held out of tuning)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Render on a local Dask cluster with N workers (each patient then has "
+                                       "its own random stream: the same files for any N, not those of a run without --workers)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
+    progress: Optional[bool] = typer.Option(
+        None, "--progress/--no-progress",
+        help=f"Progress bar (default: a bar on a terminal, else a line every {_PROGRESS_LINE_EVERY} images)."),
 ) -> None:
     """Write synthetic MG DICOM phantoms (CC and MLO per breast) with a ground-truth table."""
     from prognosis.cohort.readers import read_raw
@@ -189,12 +221,16 @@ def phantom(
         # holding nothing else), never among a user's files
         folder = output_path(out)
         check_replaceable(folder, kind=PHANTOM_KIND, legacy=_only_phantom_files, ours=_phantom_file)
-        if family == "native":
-            truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
-                                      contralateral=both_breasts)
-        else:
-            truth = _simulate_family(family, folder, n=n, seed=seed, full_field=full_field, like=like,
-                                     both_breasts=both_breasts)
+        with _progress_reporter("rendering phantoms", progress) as on_progress:
+            if family == "native":
+                truth = simulate_phantoms(folder, n=n, seed=seed, full_field=full_field, patients=patients,
+                                          contralateral=both_breasts, on_progress=on_progress, workers=workers,
+                                          scheduler=scheduler)
+            else:
+                if workers is not None or scheduler is not None:
+                    raise typer.BadParameter("--workers and --scheduler render with the native family only")
+                truth = _simulate_family(family, folder, n=n, seed=seed, full_field=full_field, like=like,
+                                         both_breasts=both_breasts)
         with os_errors(folder):
             write_stamp(folder, PHANTOM_KIND)
     except (PrognosisError, ValueError) as exc:

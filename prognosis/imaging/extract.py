@@ -164,7 +164,7 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
     if overlay_dir is not None:
         from prognosis.imaging.overlay import write_overlay
         write_overlay(Path(overlay_dir) / (Path(file).with_suffix("").as_posix().replace("/", "__") + ".png"),
-                      analysis, calcs, clusters)
+                      analysis, calcs, clusters, image=row)
     row["seconds"] = time.perf_counter() - started
     row["reader_messages"] = "; ".join(messages) if messages else None
     return ImageResult(row, calcs.assign(file=file), clusters.assign(file=file))

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -101,14 +103,22 @@ def _particle_thickness(p: Particle, pts: np.ndarray, spacing_mm: float):
 def power_law_noise(shape: tuple[int, int], spacing_mm: float, beta: float, rng: np.random.Generator,
                     low_cut_per_mm: float = 1 / 40) -> np.ndarray:
     """Zero-mean, unit-variance noise with power spectrum ~ f**-beta (f in cycles/mm)."""
-    fy = np.fft.fftfreq(shape[0], d=spacing_mm)[:, None]
-    fx = np.fft.rfftfreq(shape[1], d=spacing_mm)[None, :]
-    f = np.sqrt(fx ** 2 + fy ** 2)
-    amplitude = (np.maximum(f, low_cut_per_mm)) ** (-beta / 2)
+    amplitude = _amplitude(tuple(shape), float(spacing_mm), float(beta), float(low_cut_per_mm))
     white = rng.standard_normal(shape).astype(np.float32)
     field_ = np.fft.irfft2(np.fft.rfft2(white) * amplitude, s=shape).astype(np.float32)
     field_ -= field_.mean()
     return field_ / max(float(field_.std()), 1e-12)
+
+
+@lru_cache(maxsize=8)
+def _amplitude(shape: tuple[int, int], spacing_mm: float, beta: float, low_cut_per_mm: float) -> np.ndarray:
+    """The filter of :func:`power_law_noise`: the same for every image of a size and spacing, so kept."""
+    fy = np.fft.fftfreq(shape[0], d=spacing_mm)[:, None]
+    fx = np.fft.rfftfreq(shape[1], d=spacing_mm)[None, :]
+    f = np.sqrt(fx ** 2 + fy ** 2)
+    amplitude = (np.maximum(f, low_cut_per_mm)) ** (-beta / 2)
+    amplitude.setflags(write=False)      # shared between calls: nobody may change it
+    return amplitude
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,9 @@ def render_view(lesion: Lesion, *, view: str, laterality: str, spacing_mm: float
     from scipy import ndimage
 
     rows, cols = int(round(field_mm[0] / spacing_mm)), int(round(field_mm[1] / spacing_mm))
-    yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
-    x_mm, y_mm = (xx + 0.5) * spacing_mm, (yy + 0.5) * spacing_mm
+    # a row and a column broadcast, not two full grids: the same float32 values, a fraction of the work
+    x_mm = ((np.arange(cols, dtype=np.float32) + 0.5) * spacing_mm)[None, :]
+    y_mm = ((np.arange(rows, dtype=np.float32) + 0.5) * spacing_mm)[:, None]
     centre_y = field_mm[0] / 2 + rng.uniform(-2, 2)
     # elliptical compressed breast: full thickness inside, thinning over the last few mm
     r = np.sqrt((x_mm / breast_depth_mm) ** 2 + ((y_mm - centre_y) / breast_half_height_mm) ** 2)
@@ -195,7 +206,6 @@ def render_view(lesion: Lesion, *, view: str, laterality: str, spacing_mm: float
 
 def _add_strand(target: np.ndarray, points_mm: np.ndarray, width_mm: float, spacing_mm: float) -> None:
     """Add a long cylinder (ligament, vessel): projected chord from the distance to its centreline."""
-    from scipy import ndimage
     from skimage.draw import line
 
     pix = points_mm / spacing_mm
@@ -207,9 +217,39 @@ def _add_strand(target: np.ndarray, points_mm: np.ndarray, width_mm: float, spac
     for (c0, r0), (c1, r1) in zip(ij[:-1], ij[1:]):
         rr, cc = line(r0, c0, r1, c1)
         centre[rr, cc] = True
-    dist_mm = ndimage.distance_transform_edt(~centre) * spacing_mm
     r = width_mm / 2
+    dist_mm = _distance_near(centre, int(np.ceil(r / spacing_mm)) + 1) * spacing_mm
     _add_patch(target, lo[1], lo[0], 2 * np.sqrt(np.clip(r * r - dist_mm ** 2, 0, None)))
+
+
+_BLOCK = 64
+
+
+def _distance_near(centre: np.ndarray, reach_px: int) -> np.ndarray:
+    """Euclidean distance (pixels) to the nearest ``centre`` pixel, exact below ``reach_px``, else >= it.
+
+    A strand's chord is zero beyond its radius, so only distances below it matter. The bounding
+    box of a long oblique strand is mostly far from it: the transform is computed block by block,
+    each block with a margin of ``reach_px`` (a centre pixel nearer than that lies in the margin, so
+    the distance is exactly the whole box's), and blocks with no centre pixel within reach are
+    left at infinity. Same values as ``distance_transform_edt(~centre)`` wherever they are below
+    ``reach_px``, for a fraction of the work.
+    """
+    from scipy import ndimage
+
+    rows, cols = centre.shape
+    dist = np.full(centre.shape, np.inf)
+    for r0 in range(0, rows, _BLOCK):
+        for c0 in range(0, cols, _BLOCK):
+            w0, w1 = max(r0 - reach_px, 0), min(r0 + _BLOCK + reach_px, rows)
+            v0, v1 = max(c0 - reach_px, 0), min(c0 + _BLOCK + reach_px, cols)
+            window = centre[w0:w1, v0:v1]
+            if not window.any():
+                continue
+            near = ndimage.distance_transform_edt(~window)
+            r1, c1 = min(r0 + _BLOCK, rows), min(c0 + _BLOCK, cols)
+            dist[r0:r1, c0:c1] = near[r0 - w0:r1 - w0, c0 - v0:c1 - v0]
+    return dist
 
 
 def _add_patch(target: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> None:
@@ -261,11 +301,74 @@ def _render_breast(out: Path, patient_id: str, laterality: str, cls: str, spacin
     return breast, images, calcs
 
 
+def _render_case(out: Path, case: tuple[str, str | None, str], rng: np.random.Generator, *,
+                 field_mm: tuple[float, float], spacings_mm: tuple[float, ...], params: PhantomParameters,
+                 contralateral: bool) -> list[tuple[dict, list[dict], list[pd.DataFrame]]]:
+    """Render one patient: the breast of ``case`` and, with ``contralateral``, the other one."""
+    patient_id, side, cls = case
+    laterality = side if side is not None else str(rng.choice(["L", "R"]))
+    spacing = float(rng.choice(spacings_mm))
+    breast, views, particles = _render_breast(out, patient_id, laterality, cls, spacing, field_mm, rng, params)
+    done = [({**breast, "tumour": "yes"}, views, particles)]
+    if contralateral:
+        other = "R" if laterality == "L" else "L"
+        benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
+        breast, views, particles = _render_breast(out, patient_id, other, benign, spacing, field_mm, rng, params)
+        done.append(({**breast, "tumour": "no"}, views, particles))
+    return done
+
+
+def _render_on_dask(out: Path, cases: list, streams: list[np.random.Generator], *, workers: int | None,
+                    scheduler: str | None, on_progress: Callable[[int, int], None] | None, n_images: int,
+                    **options) -> list:
+    """:func:`_render_case` of every case on a Dask cluster (as ``prognosis extract --workers``), in order."""
+    from dask.distributed import Client, as_completed
+
+    from prognosis.imaging.batch import local_cluster
+
+    cluster = None if scheduler else local_cluster(workers or 1, memory_limit=_WORKER_MEMORY)
+    client = Client(scheduler or cluster)
+    try:
+        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        todo = iter(enumerate(zip(cases, streams)))
+        futures, index = as_completed(), {}
+
+        def submit(item) -> None:
+            i, (case, stream) = item
+            future = client.submit(_render_case, out, case, stream, pure=False, **options)
+            index[future.key] = i
+            futures.add(future)
+
+        for item in [item for _, item in zip(range(4 * n_workers), todo)]:   # a bounded window in flight
+            submit(item)
+        rendered: list = [None] * len(cases)
+        done = 0
+        for future in futures:
+            rendered[index.pop(future.key)] = result = future.result()
+            done += 2 * len(result)
+            future.release()
+            if on_progress:
+                on_progress(done, n_images)
+            item = next(todo, None)
+            if item is not None:
+                submit(item)
+        return rendered
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_WORKER_MEMORY = "2GB"     # a full-field view holds a few 4096 x 3328 float arrays
+
+
 def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generator = 0,
                       full_field: bool = False, spacings_mm: tuple[float, ...] = SPACINGS_MM,
                       classes: tuple[str, ...] = CLASSES, patients: pd.DataFrame | None = None,
                       contralateral: bool = False,
-                      params: PhantomParameters = PhantomParameters()) -> pd.DataFrame:
+                      params: PhantomParameters = PhantomParameters(),
+                      on_progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+                      scheduler: str | None = None) -> pd.DataFrame:
     """Write ``n`` breasts (a CC and an MLO DICOM each) and the ground-truth tables to ``out``.
 
     Classes cycle through ``classes`` in a shuffled order; spacing, MONOCHROME1/2, For
@@ -280,6 +383,14 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
     contralateral : bool
         Also render each patient's other breast, without suspicious calcifications (coarse benign
         with probability ``params.contralateral_benign``, else none), as screening has both sides.
+    on_progress : callable, optional
+        Called as ``on_progress(images_written, images_total)`` before the first patient and after
+        each one (two images per breast), e.g. to drive a progress bar; nothing is printed here.
+    workers, scheduler : optional
+        Render on a local Dask cluster of ``workers`` processes, or on the scheduler at that
+        address, as ``prognosis extract`` does. Each patient then draws from a stream of its own
+        (``Generator.spawn``): the files are the same for any number of workers, but differ from
+        those of a sequential run with the same seed.
 
     Returns
     -------
@@ -302,18 +413,26 @@ def simulate_phantoms(out: str | Path, *, n: int, seed: int | np.random.Generato
         cases = list(zip(rows["patient_id"].astype(str), rows["laterality"].astype(str),
                          rows["calcification_class"].astype(str)))
     breasts, images, calcs = [], [], []
-    for patient_id, side, cls in cases:
-        laterality = side if side is not None else str(rng.choice(["L", "R"]))
-        spacing = float(rng.choice(spacings_mm))
-        breast, views, particles = _render_breast(out, patient_id, laterality, cls, spacing, field_mm, rng, params)
-        breasts.append({**breast, "tumour": "yes"})
-        images += views
-        calcs += particles
-        if contralateral:
-            other = "R" if laterality == "L" else "L"
-            benign = "coarse_benign" if rng.random() < params.contralateral_benign else "none"
-            breast, views, particles = _render_breast(out, patient_id, other, benign, spacing, field_mm, rng, params)
-            breasts.append({**breast, "tumour": "no"})
+    n_images = 2 * len(cases) * (2 if contralateral else 1)
+    if on_progress:
+        on_progress(0, n_images)
+    if workers or scheduler:
+        # one stream per patient (NumPy's spawned seed sequences): a patient's images do not depend
+        # on which worker draws them or in which order, so any number of workers gives the same files
+        # (but not those of a sequential run, whose single stream runs through every patient)
+        rendered = _render_on_dask(out, cases, rng.spawn(len(cases)), field_mm=field_mm, spacings_mm=spacings_mm,
+                                   params=params, contralateral=contralateral, workers=workers,
+                                   scheduler=scheduler, on_progress=on_progress, n_images=n_images)
+    else:
+        rendered = []
+        for case in cases:
+            rendered.append(_render_case(out, case, rng, field_mm=field_mm, spacings_mm=spacings_mm,
+                                         params=params, contralateral=contralateral))
+            if on_progress:
+                on_progress(2 * sum(len(r) for r in rendered), n_images)
+    for case_breasts in rendered:
+        for breast, views, particles in case_breasts:
+            breasts.append(breast)
             images += views
             calcs += particles
     truth = pd.DataFrame(breasts)
