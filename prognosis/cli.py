@@ -60,15 +60,15 @@ def run(
                                   help="Progress bar for long steps (shown only on a terminal)."),
 ) -> None:
     """Run an analysis: validate tables, build the cohort, fit KM and Cox, write the report."""
-    from prognosis.pipeline import run as run_analysis
+    from prognosis.analysis.pipeline import run as run_analysis
     from prognosis.report import write_report
     from prognosis.report.write import check_report_dir
     from prognosis.spec import load_spec
 
     _setup_logging(verbose)
     if not verbose:   # the pipeline's warnings are echoed below, once, from result.warnings
-        logging.getLogger("prognosis.pipeline").setLevel(logging.ERROR)
-        logging.getLogger("prognosis.sections").setLevel(logging.ERROR)  # likewise result.not_computed
+        logging.getLogger("prognosis.analysis.pipeline").setLevel(logging.ERROR)
+        logging.getLogger("prognosis.analysis.sections").setLevel(logging.ERROR)  # likewise result.not_computed
     try:
         analysis = load_spec(spec)
         # the spec, tables and dictionaries, whose folders the report folder must not be or hold

@@ -212,7 +212,7 @@ def demo_result():
     """One run of the bundled demo analysis (every section computed), shared by the whole session."""
     import warnings
 
-    from prognosis.pipeline import run
+    from prognosis.analysis.pipeline import run
     from prognosis.spec import load_spec
 
     with warnings.catch_warnings():

@@ -4,7 +4,7 @@ The contract for bad input: exit code 1, a message on stderr naming file, row an
 there is one, and no output folder (an earlier complete one is left as it was). A failure while
 writing the report itself is tested in tests/report/test_html.py.
 
-Also here, because the CLI is where they surface: the errors raised by ``prognosis.pipeline``
+Also here, because the CLI is where they surface: the errors raised by ``prognosis.analysis.pipeline``
 rather than by one module (violations of several tables at once; no events; a marker with one
 level), tested both as the library exception and as the CLI's message.
 """
@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from prognosis import __version__
 from prognosis.cli import app
 from prognosis.errors import DataValidationError, ModelError
-from prognosis.pipeline import read_tables, run
+from prognosis.analysis.pipeline import read_tables, run
 from prognosis.spec import load_spec
 
 

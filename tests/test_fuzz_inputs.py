@@ -208,7 +208,7 @@ def check_flow(result: Any) -> None:
 
 def check_analysis(text: str) -> Outcome:
     """Load and run the analysis in-process (no report): a result with a balanced flow, or a named error."""
-    from prognosis.pipeline import run
+    from prognosis.analysis.pipeline import run
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "analyses" / "fuzzed.yaml"

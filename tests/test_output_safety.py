@@ -171,7 +171,7 @@ def test_out_naming_a_file_is_refused(project):
 
 @pytest.fixture(scope="module")
 def result():
-    from prognosis.pipeline import run
+    from prognosis.analysis.pipeline import run
     from prognosis.spec import load_spec
 
     return run(load_spec(GBSG2 / "gbsg2_spec.yaml"), progress=False)

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from numpy.testing import assert_allclose
 
-from prognosis.pipeline import run
+from prognosis.analysis.pipeline import run
 from prognosis.report import write_report
-from prognosis.results import results_schema
+from prognosis.analysis.result import results_schema
 from prognosis.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,7 +333,7 @@ def test_every_documented_option_writes_a_results_json_valid_against_the_schema(
 ])
 def test_a_section_that_fails_is_recorded_and_the_rest_is_delivered(every_option_study, monkeypatch, tmp_path,
                                                                     section, function, anchor):
-    from prognosis import sections
+    from prognosis.analysis import sections
     from prognosis.errors import ModelError
 
     def fail(*args, **kwargs):

@@ -1,4 +1,4 @@
-"""Tests of prognosis/spec.py: loading the analysis spec, its checks and its relative paths."""
+"""Tests of prognosis/spec/load.py: loading the analysis spec, its checks and its relative paths."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of prognosis/spec_options.py: the statistical-core keys of the analysis spec."""
+"""Tests of prognosis/spec/options.py: the statistical-core keys of the analysis spec."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 
 from prognosis.errors import SpecError
 from prognosis.spec import parse_spec
-from prognosis.spec_options import AnalysisOptions, CompetingSpec, MissingSpec, ValidationSpec
+from prognosis.spec.options import AnalysisOptions, CompetingSpec, MissingSpec, ValidationSpec
 
 MINIMAL: dict[str, Any] = {
     "tables": [{"name": "clinical", "path": "clinical.csv", "dictionary": "clinical.yaml"}],
@@ -157,7 +157,7 @@ def test_validation_without_bootstrap_runs_through_prognosis_run(make_study, tmp
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     import jsonschema
 
-    from prognosis.results import results_schema
+    from prognosis.analysis.result import results_schema
 
     jsonschema.validate(document, results_schema(), cls=jsonschema.Draft202012Validator)
     validation = document["validation"]

@@ -1,6 +1,6 @@
 """Raw exceptions from the statistics, reached from a spec (issue 9, defects 1 and 14).
 
-Each case runs ``prognosis run`` (typer's CliRunner) or :func:`prognosis.pipeline.run` on the
+Each case runs ``prognosis run`` (typer's CliRunner) or :func:`prognosis.analysis.pipeline.run` on the
 small study of tests/conftest.py, changed in one place, and asserts either a named error (exit 1,
 a message naming the spec key) or the result R gives. R references for the statistics themselves
 are in tests/stats/test_logrank_empty.py, tests/stats/test_pooling_edges.py and
@@ -18,8 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from prognosis.cli import app
-from prognosis.pipeline import run
-from prognosis.results import results_schema
+from prognosis.analysis.pipeline import run
+from prognosis.analysis.result import results_schema
 from prognosis.spec import load_spec
 from prognosis.stats.logrank import logrank_test
 

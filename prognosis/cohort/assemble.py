@@ -25,6 +25,7 @@ import pandas as pd
 from prognosis._suggest import did_you_mean
 from prognosis.cohort.flow import FlowStep, check_flow_balances
 from prognosis.cohort.readers import Table
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary import ColumnSpec
 from prognosis.dictionary.duplicates import describe_repeats, repeated_keys
 from prognosis.errors import DataValidationError, ModelError, SpecError, Violation
@@ -55,24 +56,6 @@ def _check_not_reserved(tables: list[Table]) -> None:
                     f"table {table.name!r} ({Path(table.path).name}) has a column {column!r}, a name prognosis "
                     f"uses for the cohort's own columns ({', '.join(sorted(reserved))}, {_ROW_PREFIX}<table>); "
                     "rename it in the table and its dictionary")
-
-
-@dataclass(frozen=True)
-class Variable:
-    """A model variable as the statistics need it: declared type, levels and reference."""
-
-    name: str
-    spec: ColumnSpec
-    table: str
-    reference: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.spec.display_name
-
-    @property
-    def is_categorical(self) -> bool:
-        return self.spec.is_categorical
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Render an :class:`~prognosis.results.AnalysisResult`: figures, HTML, results.json. Never refits."""
+"""Render an :class:`~prognosis.analysis.result.AnalysisResult`: figures, HTML, results.json. Never refits."""
 
 from prognosis.report.write import write_report
 

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from prognosis.report.text import fmt_ci, fmt_num, fmt_p, in_sentence
-from prognosis.results import AnalysisResult
+from prognosis.analysis.result import AnalysisResult
 
 
 def p_number(p: float | None) -> str:

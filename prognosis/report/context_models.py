@@ -14,7 +14,7 @@ import numpy as np
 from prognosis.report.context_cohort import p_number, ratio_ci
 from prognosis.report.figures_sections import cause_label
 from prognosis.report.text import fmt_num, fmt_p, fmt_percent_ci, term_label
-from prognosis.results import AnalysisResult
+from prognosis.analysis.result import AnalysisResult
 
 PH_ALPHA = 0.05
 

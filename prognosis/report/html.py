@@ -23,7 +23,7 @@ from prognosis.report.context_models import (
 from prognosis.report.figures import risk_table_times
 from prognosis.report.notes import limitations, methods_sentences
 from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, summary_paragraphs, term_label
-from prognosis.results import AnalysisResult
+from prognosis.analysis.result import AnalysisResult
 from prognosis.stats.cox import CoxResult
 
 _ENV = Environment(

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from prognosis.report.text import _join_words, fmt_ci, fmt_p, in_sentence, term_label
-from prognosis.results import AnalysisResult
+from prognosis.analysis.result import AnalysisResult
 
 PH_ALPHA = 0.05
 NOT_ASSESSED = ("The proportional-hazards assumption, competing causes of death and optimism of the "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from prognosis.cohort.assemble import Variable
-from prognosis.results import AnalysisResult
+from prognosis.cohort.variable import Variable
+from prognosis.analysis.result import AnalysisResult
 
 
 def fmt_p(p: float) -> str:

@@ -18,7 +18,7 @@ from prognosis.report.figures_ph import ph_residual_figure
 from prognosis.report.figures_sections import calibration_figure, cif_figure, subgroup_forest_figure
 from prognosis.report.html import render_html
 from prognosis.report.text import term_label
-from prognosis.results import AnalysisResult
+from prognosis.analysis.result import AnalysisResult
 
 logger = logging.getLogger(__name__)
 

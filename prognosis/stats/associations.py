@@ -29,7 +29,7 @@ from scipy.special import gammaln
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary import ColumnSpec
 from prognosis.errors import ConvergenceWarning, ModelError, PrognosisWarning
 from prognosis.stats.design import design_matrix, level_labels

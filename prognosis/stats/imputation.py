@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.errors import ModelError
 from prognosis.stats.cox_engine import log_likelihood_at
 from prognosis.stats.cox import CoxResult, Ties, fit_cox

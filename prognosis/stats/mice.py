@@ -21,7 +21,7 @@ from lifelines import NelsonAalenFitter
 from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.design import level_labels

@@ -18,7 +18,8 @@ import pandas as pd
 from scipy import stats
 
 from prognosis._json import finite_or_none
-from prognosis.cohort.assemble import Cohort, Variable
+from prognosis.cohort.assemble import Cohort
+from prognosis.cohort.variable import Variable
 from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.checks import check_survival
 from prognosis.stats.cox import Ties, fit_cox

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.errors import ModelError
 from prognosis.stats.design import level_labels
 

@@ -20,7 +20,7 @@ from prognosis.cli import app
 from prognosis.cohort import read_raw, read_table
 from prognosis.dictionary.validate import NOT_FINITE
 from prognosis.errors import DataValidationError, ModelError, Violation
-from prognosis.pipeline import run
+from prognosis.analysis.pipeline import run
 from prognosis.spec import load_spec
 
 DICTIONARY = {

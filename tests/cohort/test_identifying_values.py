@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from prognosis.cli import app
 from prognosis.errors import SpecError
-from prognosis.pipeline import run
+from prognosis.analysis.pipeline import run
 from prognosis.spec import load_spec
 
 DERIVE = "derive a number from it (e.g. age at diagnosis, or years since diagnosis)"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary import ColumnSpec
 from prognosis.errors import ConvergenceWarning, ModelError
 from prognosis.stats.associations import associations, fisher_exact_p

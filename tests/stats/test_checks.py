@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary.model import ColumnSpec
 from prognosis.errors import ModelError
 from prognosis.stats.bootstrap import bootstrap_validate

@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 from statsmodels.duration.hazard_regression import PHReg
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary.model import ColumnSpec
 from prognosis.errors import ModelError, PrognosisWarning
 from prognosis.stats.cox import fit_cox, score_residuals

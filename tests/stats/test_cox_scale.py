@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary.model import ColumnSpec
 from prognosis.errors import ModelError
 from prognosis.stats.cox import fit_cox
@@ -154,7 +154,7 @@ def test_a_ratio_beyond_floating_point_is_null_in_results_json():
     # the coefficient and SE as numbers, valid against the published schema.
     import jsonschema
 
-    from prognosis.results import results_schema
+    from prognosis.analysis.result import results_schema
 
     terms = _fit(MODELS["mol"]).to_dict()["terms"]
     json.dumps(terms, allow_nan=False)

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.special import expit
 
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.dictionary import ColumnSpec
 from prognosis.stats import design_matrix, fit_cox
 from prognosis.stats.imputation import (impute_chained, multiple_imputation_cox, pooled_likelihood_ratio_test,

@@ -188,7 +188,7 @@ def test_results_json_keeps_the_lower_limit_of_a_median_not_reached(tmp_path):
     # report's default): rx = 2 does not reach its median but R gives its lower limit, 464.
     import yaml
 
-    from prognosis.pipeline import run
+    from prognosis.analysis.pipeline import run
     from prognosis.spec import load_spec
 
     data = pd.read_csv(EDGES / "ovarian.csv")

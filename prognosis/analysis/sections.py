@@ -1,6 +1,6 @@
 """The optional sections of an analysis: each turns the cohort and the spec into one result.
 
-:func:`prognosis.pipeline.run` calls these in order; each returns ``None`` when the spec does not
+:func:`prognosis.analysis.pipeline.run` calls these in order; each returns ``None`` when the spec does not
 ask for its section. They only adapt the cohort to the statistical functions in
 :mod:`prognosis.stats`; the statistics live there.
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from prognosis._json import finite_or_none as _number
-from prognosis.cohort.assemble import Variable
+from prognosis.cohort.variable import Variable
 from prognosis.cohort.flow import FlowStep
-from prognosis.sections import GroupTests, NotComputed
+from prognosis.analysis.sections import GroupTests, NotComputed
 from prognosis.stats.associations import AssociationsResult
 from prognosis.stats.compare import ModelComparison
 from prognosis.stats.competing import CompetingRisksResult

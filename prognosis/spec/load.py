@@ -15,8 +15,8 @@ from typing import Any
 
 from prognosis._paths import SYMLINK_LOOP, resolve
 from prognosis._yaml import read_yaml
-from prognosis.spec_options import OPTION_KEYS, AnalysisOptions, parse_options
-from prognosis.spec_reader import SpecReader, TimeUnit, VariableSpec
+from prognosis.spec.options import OPTION_KEYS, AnalysisOptions, parse_options
+from prognosis.spec.reader import SpecReader, TimeUnit, VariableSpec
 from prognosis.errors import SpecError
 
 logger = logging.getLogger(__name__)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import warnings
 
-from prognosis import sections
+from prognosis.analysis import sections
 from prognosis.cohort import Cohort, assemble_cohort, read_table
 from prognosis.cohort.readers import Table
 from prognosis.errors import DataValidationError, PrognosisWarning, SpecError
-from prognosis.provenance import provenance
-from prognosis.results import AnalysisResult
+from prognosis.analysis.provenance import provenance
+from prognosis.analysis.result import AnalysisResult
 from prognosis.spec import AnalysisSpec, TableSpec
 from prognosis.stats import compare_models, kaplan_meier_by
 from prognosis.stats.design import level_labels

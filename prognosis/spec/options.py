@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prognosis.spec_reader import SpecReader, is_finite
+from prognosis.spec.reader import SpecReader, is_finite
 
 OPTION_KEYS: tuple[str, ...] = (
     "ties", "robust", "cluster", "strata", "ph_test", "interactions", "subgroups",
