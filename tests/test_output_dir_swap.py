@@ -9,6 +9,7 @@ lock file that a waiting run must not trust once its holder has unlinked it.
 from __future__ import annotations
 
 import errno
+import json
 import fcntl
 import os
 import subprocess
@@ -122,3 +123,14 @@ def test_a_waiter_does_not_trust_a_lock_file_its_holder_unlinked(tmp_path):
         os.close(holder_c)               # C releases: B takes the lock on inode 2 and enters
     assert entered.wait(10)
     thread.join(10)
+
+
+def test_a_stamp_file_prognosis_did_not_write_does_not_make_a_folder_replaceable(tmp_path):
+    # A .prognosis-output that lists every file, but is not prognosis's (no written_by): the
+    # folder is a user's, and is refused.
+    folder = tmp_path / "rep"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n")
+    (folder / output_dir.MARKER).write_text(json.dumps({"kind": "report", "files": ["notes.txt"]}))
+    with pytest.raises(OutputError, match="not written by prognosis"):
+        output_dir.check_replaceable(folder, kind="report")

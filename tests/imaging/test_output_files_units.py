@@ -1,0 +1,48 @@
+"""Unit tests of prognosis/_csv.py and prognosis/imaging/output_files.py, one rule each.
+
+Each pins a step the end-to-end tests in test_extract_output_safety.py passed over when bugs
+were planted one at a time: a categorical text column is neutralised like any text, and the
+tables are checked again under the lock just before they are replaced (a user's file written
+at ``--out`` after the run began is not overwritten).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from prognosis._csv import write_csv
+from prognosis.errors import OutputError
+from prognosis.imaging.output_files import TABLES, check_extract_outputs, write_outputs
+
+
+def test_a_categorical_text_column_is_neutralised():
+    frame = pd.DataFrame({"patient_id": pd.Categorical(["=1+2", "P2", "=1+2", "@A1"]), "n": [1, 2, 3, 4]})
+    text = write_csv(frame, index=False, lineterminator="\n")
+    # by hand: one leading quote on each hostile value, the other cells as they were
+    assert text.split("\n")[:-1] == ["patient_id,n", "'=1+2,1", "P2,2", "'=1+2,3", "'@A1,4"]
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    return {name: pd.DataFrame({"file": ["a.dcm"], "value": [1.0]}) for name in TABLES}
+
+
+def test_a_users_table_written_after_the_check_is_not_replaced(tmp_path):
+    out = tmp_path / "imaging.csv"
+    plan = check_extract_outputs(out)       # nothing there yet: every table may be written
+    out.write_text("patient_id,age\nP1,50\n")  # the user saves a table of that name meanwhile
+    with pytest.raises(OutputError, match="prognosis did not write it"):
+        write_outputs(plan, _tables(), {"prognosis_version": "test", "parameters": {}})
+    assert out.read_text() == "patient_id,age\nP1,50\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imaging.csv", "imaging.csv.work"]
+
+
+def test_a_rerun_over_its_own_tables_is_allowed(tmp_path):
+    # the same two calls over a folder prognosis wrote: no error, the tables replaced
+    out = tmp_path / "imaging.csv"
+    provenance = {"prognosis_version": "test", "parameters": {}}
+    write_outputs(check_extract_outputs(out), _tables(), provenance)
+    tables = _tables()
+    tables["breasts"] = pd.DataFrame({"file": ["b.dcm"], "value": [2.0]})
+    write_outputs(check_extract_outputs(out), tables, provenance)
+    assert out.read_text().splitlines() == ["file,value", "b.dcm,2.0"]
