@@ -8,6 +8,10 @@ at ``--out`` after the run began is not overwritten).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -46,3 +50,18 @@ def test_a_rerun_over_its_own_tables_is_allowed(tmp_path):
     tables["breasts"] = pd.DataFrame({"file": ["b.dcm"], "value": [2.0]})
     write_outputs(check_extract_outputs(out), tables, provenance)
     assert out.read_text().splitlines() == ["file,value", "b.dcm,2.0"]
+
+
+def test_only_a_dead_runs_temporary_tables_are_removed(tmp_path):
+    # A temporary table is removed only if its process is gone: a live run (our parent) may be
+    # about to rename it into place.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    out = tmp_path / "imaging.csv"
+    dead = tmp_path / f".imaging.csv.tmp-{child.pid}-abcd1234"
+    live = tmp_path / f".imaging.csv.tmp-{os.getppid()}-abcd1234"
+    for path in (dead, live):
+        path.write_text("half written\n")
+    check_extract_outputs(out)
+    assert not dead.exists()
+    assert live.read_text() == "half written\n"
