@@ -93,3 +93,17 @@ def test_tag_in_text_takes_pixel_module_tags_only():
     assert tag_in_text("Unable to decode as a (0002,0010) 'Transfer Syntax UID'") == "(0002,0010)"
     assert tag_in_text("Found unexpected tag (0F98,0F9A) instead of (FFFE,E000)") is None
     assert tag_in_text("no tag here") is None
+
+
+def test_the_pixel_limit_itself_passes_and_one_row_more_is_refused():
+    # MAX_PIXELS = 2**26 = 8192 x 8192 (the documented 0.27 GB as float32): allowed; 8193 x 8192 is
+    # 67,117,056 > 67,108,864 pixels (aspect ratio ~1, sides within 16384): refused, naming Rows.
+    ds = pydicom.Dataset()
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 1, 16, 12, 0
+    ds.Rows, ds.Columns = 8192, 8192
+    assert 8192 * 8192 == MAX_PIXELS
+    check_pixel_module(ds, "x.dcm")
+    ds.Rows = 8193
+    with pytest.raises(DicomError, match="Mpixel") as info:
+        check_pixel_module(ds, "x.dcm")
+    assert info.value.tag == "(0028,0010)"

@@ -65,3 +65,34 @@ def test_only_a_dead_runs_temporary_tables_are_removed(tmp_path):
     check_extract_outputs(out)
     assert not dead.exists()
     assert live.read_text() == "half written\n"
+
+
+def test_a_users_json_of_the_sidecar_name_is_refused(tmp_path):
+    # a JSON object, but not prognosis's provenance (no prognosis_version, no parameters)
+    sidecar = tmp_path / "imaging.provenance.json"
+    sidecar.write_text('{"study": "mine", "outputs": {}}')
+    with pytest.raises(OutputError, match="not written by prognosis"):
+        check_extract_outputs(tmp_path / "imaging.csv")
+    assert sidecar.read_text() == '{"study": "mine", "outputs": {}}'
+
+
+def test_tables_beside_an_earlier_prognosis_sidecar_may_be_replaced(tmp_path):
+    # prognosis before issue 9 wrote no "outputs" (hashes): its sidecar is trusted as it is
+    out = tmp_path / "imaging.csv"
+    out.write_text("file,value\nold.dcm,1.0\n")
+    (tmp_path / "imaging.images.csv").write_text("file\nold.dcm\n")
+    (tmp_path / "imaging.provenance.json").write_text('{"prognosis_version": "0.1.0", "parameters": {}}')
+    plan = check_extract_outputs(out)
+    assert set(plan.current) == {"breasts", "images"}
+
+
+def test_a_killed_runs_temporary_overlay_is_prognosis_own(tmp_path):
+    # the overlays folder of a run (stamped), then killed while writing an overlay of one of this
+    # run's images (.tmp-NAME, not in the stamp): the next run may go on in that folder
+    overlays = tmp_path / "overlays"
+    check_extract_outputs(tmp_path / "imaging.csv", overlay_dir=overlays, dicom_files=["P1/L_CC.dcm"])
+    (overlays / ".tmp-P1__L_CC.png").write_bytes(b"half")
+    check_extract_outputs(tmp_path / "imaging.csv", overlay_dir=overlays, dicom_files=["P1/L_CC.dcm"])
+    (overlays / "notes.txt").write_text("mine\n")
+    with pytest.raises(OutputError, match="notes.txt"):
+        check_extract_outputs(tmp_path / "imaging.csv", overlay_dir=overlays, dicom_files=["P1/L_CC.dcm"])

@@ -11,7 +11,9 @@ covariate and an undeclared cause code. Expected values from R 4.2.2, survival 3
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from prognosis.stats.checks import check_competing, check_survival, merge_near_t
 from prognosis.stats.design import Design
 from prognosis.stats.fine_gray import fit_fine_gray
 from prognosis.stats.km import kaplan_meier
+from prognosis.stats.wald import terms_dict, wald_summary
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mutation_review"
 
@@ -100,3 +103,20 @@ def test_an_undeclared_cause_code_is_a_model_error():
     # causes 1 and 2 declared, censoring 0: a 3 is neither
     with pytest.raises(ModelError, match="another code for 1 patient"):
         check_competing(np.arange(1.0, 5.0), np.array([1, 0, 3, 2]), causes=(1, 2))
+
+
+def test_a_hazard_ratio_exp_cannot_represent_is_null_and_no_warning():
+    # By hand: exp(800) overflows to inf and exp(-800) underflows to 0 (the smallest double is
+    # ~4.9e-324 = exp(-744.4)); neither is a hazard ratio, so results.json carries null, as the
+    # schema allows; exp(1) = 2.718... stays. R reports Inf and 0 with no warning; so does this.
+    coef, se = np.array([800.0, -800.0, 1.0]), np.array([1.0, 1.0, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hazard_ratio, conf_int, p_value = wald_summary(coef, se, 0.95)
+    fit = SimpleNamespace(terms=("big", "small", "one"), coef=coef, se=se, hazard_ratio=hazard_ratio,
+                          conf_int=conf_int, p_value=p_value)
+    terms = terms_dict(fit)
+    assert terms["big"]["hazard_ratio"] is None and terms["big"]["upper"] is None
+    assert terms["small"]["hazard_ratio"] is None and terms["small"]["lower"] is None
+    assert terms["one"]["hazard_ratio"] == pytest.approx(np.e, rel=1e-15)
+    assert terms["small"]["coef"] == -800.0
