@@ -107,3 +107,35 @@ def test_the_pixel_limit_itself_passes_and_one_row_more_is_refused():
     with pytest.raises(DicomError, match="Mpixel") as info:
         check_pixel_module(ds, "x.dcm")
     assert info.value.tag == "(0028,0010)"
+
+
+def test_a_used_element_that_cannot_be_decoded_is_named_even_if_this_file_never_needs_it(tmp_path):
+    # View Code Sequence (0054,0220) of three bytes that are no item: the view is read from View
+    # Position in this file, so without the check on entry the corrupt header would pass unseen.
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    path = _write(tmp_path / "v.dcm", (32, 24))
+    ds = pydicom.dcmread(path)
+    tag = Tag(0x0054, 0x0220)
+    ds[tag] = RawDataElement(tag, "SQ", 3, b"\x01\x02\x03", 0, False, True)
+    ds.save_as(path)
+    with pytest.raises(DicomError, match="ViewCodeSequence \\(0054,0220\\) cannot be decoded") as info:
+        read_mammogram(path)
+    assert info.value.tag == "(0054,0220)"
+
+
+@pytest.mark.parametrize("keyword, value, tag", [("PixelRepresentation", 2, "(0028,0103)"),
+                                                ("BitsStored", 0, "(0028,0101)"),
+                                                ("BitsStored", 17, "(0028,0101)"),
+                                                ("SamplesPerPixel", 3, "(0028,0002)")])
+def test_an_image_pixel_module_value_out_of_range_is_named(keyword, value, tag):
+    # PS3.3 C.7.6.3: Pixel Representation 0 or 1; Bits Stored 1 to Bits Allocated (16 here);
+    # a mammogram has one sample per pixel
+    ds = pydicom.Dataset()
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 1, 16, 12, 0
+    ds.Rows, ds.Columns = 64, 64
+    setattr(ds, keyword, value)
+    with pytest.raises(DicomError) as info:
+        check_pixel_module(ds, "x.dcm")
+    assert info.value.tag == tag
