@@ -139,3 +139,14 @@ def test_an_image_pixel_module_value_out_of_range_is_named(keyword, value, tag):
     with pytest.raises(DicomError) as info:
         check_pixel_module(ds, "x.dcm")
     assert info.value.tag == tag
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")   # pydicom's own "assuming 1 frame"
+def test_number_of_frames_zero_is_read_as_one_frame(tmp_path):
+    # some writers put 0 in the Number of Frames (0028,0008) of a single-frame image: it is read,
+    # as before issue 9, not refused
+    path = _write(tmp_path / "f.dcm", (32, 24))
+    ds = pydicom.dcmread(path)
+    ds.NumberOfFrames = 0
+    ds.save_as(path)
+    assert read_mammogram(path).pixels.shape == (32, 24)
