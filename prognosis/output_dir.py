@@ -211,10 +211,14 @@ def check_output_dir(path: str | Path, *, kind: str, legacy: Legacy | None = Non
     """
     folder = output_path(path, what=option)
     check_not_containing(folder, protected_folders(inputs), option=option)
-    if folder.parent.is_dir():
-        with os_errors(folder), locked(folder):
-            recover(folder)
-    check_replaceable(folder, kind=kind, legacy=legacy, option=option)
+    if not folder.parent.is_dir():
+        check_replaceable(folder, kind=kind, legacy=legacy, option=option)
+        return folder
+    # under the lock: a concurrent run's two-rename swap leaves the folder missing for a moment,
+    # and a check that fell in that gap would refuse a folder that is wholly prognosis's
+    with os_errors(folder), locked(folder):
+        recover(folder)
+        check_replaceable(folder, kind=kind, legacy=legacy, option=option)
     return folder
 
 

@@ -93,3 +93,60 @@ def test_tag_in_text_takes_pixel_module_tags_only():
     assert tag_in_text("Unable to decode as a (0002,0010) 'Transfer Syntax UID'") == "(0002,0010)"
     assert tag_in_text("Found unexpected tag (0F98,0F9A) instead of (FFFE,E000)") is None
     assert tag_in_text("no tag here") is None
+
+
+def test_the_pixel_limit_itself_passes_and_one_row_more_is_refused():
+    # MAX_PIXELS = 2**26 = 8192 x 8192 (the documented 0.27 GB as float32): allowed; 8193 x 8192 is
+    # 67,117,056 > 67,108,864 pixels (aspect ratio ~1, sides within 16384): refused, naming Rows.
+    ds = pydicom.Dataset()
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 1, 16, 12, 0
+    ds.Rows, ds.Columns = 8192, 8192
+    assert 8192 * 8192 == MAX_PIXELS
+    check_pixel_module(ds, "x.dcm")
+    ds.Rows = 8193
+    with pytest.raises(DicomError, match="Mpixel") as info:
+        check_pixel_module(ds, "x.dcm")
+    assert info.value.tag == "(0028,0010)"
+
+
+def test_a_used_element_that_cannot_be_decoded_is_named_even_if_this_file_never_needs_it(tmp_path):
+    # View Code Sequence (0054,0220) of three bytes that are no item: the view is read from View
+    # Position in this file, so without the check on entry the corrupt header would pass unseen.
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    path = _write(tmp_path / "v.dcm", (32, 24))
+    ds = pydicom.dcmread(path)
+    tag = Tag(0x0054, 0x0220)
+    ds[tag] = RawDataElement(tag, "SQ", 3, b"\x01\x02\x03", 0, False, True)
+    ds.save_as(path)
+    with pytest.raises(DicomError, match="ViewCodeSequence \\(0054,0220\\) cannot be decoded") as info:
+        read_mammogram(path)
+    assert info.value.tag == "(0054,0220)"
+
+
+@pytest.mark.parametrize("keyword, value, tag", [("PixelRepresentation", 2, "(0028,0103)"),
+                                                ("BitsStored", 0, "(0028,0101)"),
+                                                ("BitsStored", 17, "(0028,0101)"),
+                                                ("SamplesPerPixel", 3, "(0028,0002)")])
+def test_an_image_pixel_module_value_out_of_range_is_named(keyword, value, tag):
+    # PS3.3 C.7.6.3: Pixel Representation 0 or 1; Bits Stored 1 to Bits Allocated (16 here);
+    # a mammogram has one sample per pixel
+    ds = pydicom.Dataset()
+    ds.SamplesPerPixel, ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 1, 16, 12, 0
+    ds.Rows, ds.Columns = 64, 64
+    setattr(ds, keyword, value)
+    with pytest.raises(DicomError) as info:
+        check_pixel_module(ds, "x.dcm")
+    assert info.value.tag == tag
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")   # pydicom's own "assuming 1 frame"
+def test_number_of_frames_zero_is_read_as_one_frame(tmp_path):
+    # some writers put 0 in the Number of Frames (0028,0008) of a single-frame image: it is read,
+    # as before issue 9, not refused
+    path = _write(tmp_path / "f.dcm", (32, 24))
+    ds = pydicom.dcmread(path)
+    ds.NumberOfFrames = 0
+    ds.save_as(path)
+    assert read_mammogram(path).pixels.shape == (32, 24)

@@ -14,6 +14,12 @@ def test_scrub_drops_quoted_values_and_the_link():
     assert scrub(message) == "Invalid value for VR DA: '…'."
 
 
+def test_scrub_drops_double_quoted_values_too():
+    # a value in double quotes (as a repr of a string holding a single quote) is a value as well
+    assert scrub('Invalid value for VR PN: "O\'Brien^Mary" in (0010,0010)') == \
+        "Invalid value for VR PN: '…' in (0010,0010)"
+
+
 def test_warnings_and_reader_logs_are_collected_once_and_not_shown(capsys):
     root = logging.getLogger()
     handler = logging.StreamHandler()            # what the CLI's basicConfig installs
