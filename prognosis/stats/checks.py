@@ -43,7 +43,8 @@ def merge_near_ties(time: np.ndarray, *, tolerance: float = NEAR_TIE_TOLERANCE) 
     Parameters
     ----------
     time : ndarray
-        Follow-up times (non-finite values are left as they are, as R does).
+        Follow-up times. NaN stays NaN, as in R; an infinite time is left as it is (R maps it to the
+        last cut), which the checkers never meet because they refuse infinite times first.
     tolerance : float
         The tolerance; ``0`` (or less) turns the merging off, as R's ``timefix = FALSE``.
 
