@@ -27,9 +27,12 @@ def provenance(spec: AnalysisSpec, tables: list[Table]) -> dict[str, Any]:
     inputs = {}
     for table in tables:
         declared = written.get(table.name, {})
-        dictionary_path = next(s.dictionary for s in spec.tables if s.name == table.name)
+        table_spec = next(s for s in spec.tables if s.name == table.name)
+        dictionary_path = table_spec.dictionary
+        # as written in the spec, unless the caller passed another file or a DataFrame instead
+        read_from_spec = table.path == str(table_spec.path)
         inputs[table.name] = {
-            "path": declared.get("path", table.path),
+            "path": declared.get("path", table.path) if read_from_spec else table.path,
             "sha256": table.sha256,
             "rows": table.n_rows,
             "dictionary": declared.get("dictionary", str(dictionary_path)),
