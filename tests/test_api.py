@@ -173,3 +173,18 @@ def test_import_prognosis_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert {"analyse", "write_report"} <= set(dir(prognosis))
+
+
+def test_the_readme_s_python_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### From Python (and Jupyter)", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    # the example writes its report under reports/; run it writing into tmp_path instead
+    code = code.replace('"reports/python_example"', repr(str(tmp_path / "python_example")))
+    namespace: dict = {}
+    exec(compile(code, "README.md python example", "exec"), namespace)
+    result = namespace["result"]
+    assert capsys.readouterr().out.startswith(f"{result.n} {result.events}\n")
+    assert (tmp_path / "python_example" / "results.json").is_file()
+    assert result.provenance["inputs"]["clinical"]["path"] == "in-memory DataFrame"
