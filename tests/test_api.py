@@ -188,3 +188,14 @@ def test_the_readme_s_python_example_runs(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.startswith(f"{result.n} {result.events}\n")
     assert (tmp_path / "python_example" / "results.json").is_file()
     assert result.provenance["inputs"]["clinical"]["path"] == "in-memory DataFrame"
+
+
+def test_a_dataframe_is_named_by_its_table_in_the_flow_and_in_join_errors():
+    clinical = pd.read_csv(DATA / "clinical.csv").iloc[:-5]       # 5 patients without a clinical row
+    result = prognosis.analyse(_spec(), tables={"clinical": clinical})
+    step = next(s for s in result.flow if s.step == "present in clinical")
+    assert (step.excluded, step.reason) == (5, "no row in clinical (in-memory DataFrame)")
+    repeated = pd.concat([clinical, clinical.iloc[[0]]], ignore_index=True)
+    with pytest.raises(DataValidationError) as exc:
+        prognosis.analyse(_spec(), tables={"clinical": repeated})
+    assert {v.path for v in exc.value.violations} == {"clinical (in-memory DataFrame)"}

@@ -175,13 +175,18 @@ def sha256_of_frame(frame: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A validated table and where it came from (``path`` is :data:`IN_MEMORY` for a DataFrame)."""
+    """A validated table and where it came from.
+
+    For a DataFrame, ``path`` is ``"<name> (in-memory DataFrame)"``, which messages name as they
+    would a file, and ``in_memory`` is True.
+    """
 
     name: str
     path: str
     data: pd.DataFrame
     dictionary: DataDictionary
     sha256: str
+    in_memory: bool = False
 
     @property
     def n_rows(self) -> int:
@@ -215,9 +220,11 @@ def read_table(name: str, path: str | Path | pd.DataFrame, dictionary: str | Pat
     if not isinstance(dictionary, DataDictionary):
         dictionary = load_dictionary(dictionary)
     if isinstance(path, pd.DataFrame):
-        data = validate_table(path, dictionary, path=f"{name} ({IN_MEMORY})")
-        logger.info("read %s (%s): %d rows", name, IN_MEMORY, len(data))
-        return Table(name=name, path=IN_MEMORY, data=data, dictionary=dictionary, sha256=sha256_of_frame(path))
+        where = f"{name} ({IN_MEMORY})"
+        data = validate_table(path, dictionary, path=where)
+        logger.info("read %s: %d rows", where, len(data))
+        return Table(name=name, path=where, data=data, dictionary=dictionary, sha256=sha256_of_frame(path),
+                     in_memory=True)
     raw = read_raw(path)
     data = validate_table(raw, dictionary, path=str(path))
     logger.info("read %s (%s): %d rows", name, path, len(data))
