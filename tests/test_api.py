@@ -152,6 +152,7 @@ def test_results_as_frames_and_html(capsys):
     assert flow["n_after"].iloc[-1] == result.n
     assert flow["excluded"].sum() + result.n == flow["n_before"].iloc[0]
     km = result.km_frame()
+    assert km.equals(result.km.to_frame()) and frame.equals(result.models.to_frame())
     assert list(km["group"]) == ["no", "yes"] and list(km["time"]) == [5.0, 5.0]
     html = result._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html

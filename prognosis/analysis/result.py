@@ -150,7 +150,7 @@ class AnalysisResult:
         (ratio scale, the 95% interval) and ``p`` (two-sided Wald). The models are ``unadjusted``
         (the marker alone), ``adjusted`` (marker and covariates) and ``base`` (covariates only).
         """
-        return models_frame(self.models)
+        return self.models.to_frame()
 
     def flow_frame(self) -> pd.DataFrame:
         """The cohort flow: one row per step with n before, excluded, n after and the reason."""
@@ -158,31 +158,15 @@ class AnalysisResult:
                             columns=["step", "n_before", "excluded", "n_after", "reason"])
 
     def km_frame(self) -> pd.DataFrame:
-        """Kaplan–Meier survival at ``km.times``: one row per (group, time); see :func:`km_frame`."""
-        return km_frame(self.km)
+        """Kaplan–Meier survival at ``km.times`` (times in the endpoint's unit): one row per (group, time);
+        see :meth:`prognosis.stats.km.KMResult.to_frame`."""
+        return self.km.to_frame()
 
     def _repr_html_(self) -> str:
         # The report layer renders results (it imports this module), so it is imported here, on use.
         from prognosis.report.summary import summary_html
 
         return str(summary_html(self))
-
-
-def models_frame(models: ModelComparison) -> pd.DataFrame:
-    """The unadjusted, adjusted and base Cox models' terms in one frame, indexed by (model, term)."""
-    frames = {name: getattr(models, name).to_frame() for name in ("unadjusted", "adjusted", "base")}
-    return pd.concat(frames, names=["model", "term"])
-
-
-def km_frame(km: KMResult) -> pd.DataFrame:
-    """S(t) with its interval and the number at risk at each requested time, per group.
-
-    Columns ``group``, ``time`` (in the endpoint's unit), ``estimate``, ``lower``, ``upper``
-    (probabilities; NaN beyond follow-up) and ``n_at_risk``.
-    """
-    rows = [{"group": level, "time": s.time, "estimate": s.estimate, "lower": s.lower, "upper": s.upper,
-             "n_at_risk": s.n_at_risk} for level, curve in km.groups.items() for s in curve.at_times]
-    return pd.DataFrame(rows, columns=["group", "time", "estimate", "lower", "upper", "n_at_risk"])
 
 
 def _section(result: Any) -> dict[str, Any] | None:
