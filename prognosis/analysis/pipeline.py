@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
 
 from prognosis.analysis import sections
 from prognosis.cohort import Cohort, assemble_cohort, read_table
@@ -17,13 +21,19 @@ from prognosis.stats.design import level_labels
 
 logger = logging.getLogger(__name__)
 
+TableSource = pd.DataFrame | str | Path
 
-def read_tables(specs: tuple[TableSpec, ...]) -> list[Table]:
-    """Read and validate every table, reporting the violations of all tables together."""
+
+def read_tables(specs: tuple[TableSpec, ...], sources: Mapping[str, TableSource] | None = None) -> list[Table]:
+    """Read and validate every table, reporting the violations of all tables together.
+
+    ``sources`` maps a table's name to a DataFrame or a path read instead of the spec's ``path``.
+    """
+    sources = sources or {}
     tables, violations = [], []
     for spec in specs:
         try:
-            tables.append(read_table(spec.name, spec.path, spec.dictionary))
+            tables.append(read_table(spec.name, sources.get(spec.name, spec.path), spec.dictionary))
         except DataValidationError as exc:
             violations.extend(exc.violations)
     if violations:
@@ -39,7 +49,8 @@ def _question(spec: AnalysisSpec, result_vars: dict) -> str:
     return f"Does {marker.name} ({marker.label}) predict {spec.endpoint.event}{beyond}?"
 
 
-def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
+def run(spec: AnalysisSpec, *, progress: bool | None = None,
+        tables: Mapping[str, TableSource] | None = None) -> AnalysisResult:
     """Run the analysis a spec describes.
 
     Parameters
@@ -48,6 +59,8 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
         See :func:`prognosis.spec.load_spec`.
     progress : bool, optional
         Progress bar for the bootstrap: None shows one only on a terminal, False never.
+    tables : mapping of str to DataFrame or path, optional
+        Tables read from these instead of the spec's ``path`` (see :func:`prognosis.analyse`).
 
     Returns
     -------
@@ -61,7 +74,7 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None) -> AnalysisResult:
     options = spec.options
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PrognosisWarning)
-        tables = read_tables(spec.tables)
+        tables = read_tables(spec.tables, tables)
         cohort = _assemble(spec, tables)
         sections.check_km_groups(cohort, spec)
         by = cohort.variables[spec.km.by]

@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from prognosis import __version__
-from prognosis.cohort.readers import Table, sha256_of
+from prognosis.cohort.readers import IN_MEMORY, Table, sha256_of
 from prognosis.spec import AnalysisSpec
 
 _LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "pandera", "matplotlib")
@@ -27,9 +27,17 @@ def provenance(spec: AnalysisSpec, tables: list[Table]) -> dict[str, Any]:
     inputs = {}
     for table in tables:
         declared = written.get(table.name, {})
-        dictionary_path = next(s.dictionary for s in spec.tables if s.name == table.name)
+        table_spec = next(s for s in spec.tables if s.name == table.name)
+        dictionary_path = table_spec.dictionary
+        # as written in the spec, unless the caller passed a DataFrame or another file instead
+        if table.in_memory:
+            path = IN_MEMORY
+        elif table.path == str(table_spec.path):
+            path = declared.get("path", table.path)
+        else:
+            path = table.path
         inputs[table.name] = {
-            "path": declared.get("path", table.path),
+            "path": path,
             "sha256": table.sha256,
             "rows": table.n_rows,
             "dictionary": declared.get("dictionary", str(dictionary_path)),

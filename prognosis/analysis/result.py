@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from prognosis._json import finite_or_none as _number
 from prognosis.cohort.variable import Variable
@@ -141,6 +142,31 @@ class AnalysisResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=_json_default, allow_nan=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The hazard ratios of the three Cox models, one row per (model, term).
+
+        Columns ``coef`` and ``se`` (log-hazard scale), ``hazard_ratio``, ``lower`` and ``upper``
+        (ratio scale, the 95% interval) and ``p`` (two-sided Wald). The models are ``unadjusted``
+        (the marker alone), ``adjusted`` (marker and covariates) and ``base`` (covariates only).
+        """
+        return self.models.to_frame()
+
+    def flow_frame(self) -> pd.DataFrame:
+        """The cohort flow: one row per step with n before, excluded, n after and the reason."""
+        return pd.DataFrame([step.to_dict() for step in self.flow],
+                            columns=["step", "n_before", "excluded", "n_after", "reason"])
+
+    def km_frame(self) -> pd.DataFrame:
+        """Kaplan–Meier survival at ``km.times`` (times in the endpoint's unit): one row per (group, time);
+        see :meth:`prognosis.stats.km.KMResult.to_frame`."""
+        return self.km.to_frame()
+
+    def _repr_html_(self) -> str:
+        # The report layer renders results (it imports this module), so it is imported here, on use.
+        from prognosis.report.summary import summary_html
+
+        return str(summary_html(self))
 
 
 def _section(result: Any) -> dict[str, Any] | None:

@@ -160,33 +160,71 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: What provenance and messages name as the "path" of a table passed as a DataFrame.
+IN_MEMORY = "in-memory DataFrame"
+
+
+def sha256_of_frame(frame: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's content: of the bytes ``frame.to_csv(index=False)`` writes.
+
+    So a DataFrame saved with ``to_csv(path, index=False)`` and read back as a file gets the same
+    checksum in provenance; the index is not part of the data (it is never validated either).
+    """
+    return hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Table:
-    """A validated table and where it came from."""
+    """A validated table and where it came from.
+
+    For a DataFrame, ``path`` is ``"<name> (in-memory DataFrame)"``, which messages name as they
+    would a file, and ``in_memory`` is True.
+    """
 
     name: str
     path: str
     data: pd.DataFrame
     dictionary: DataDictionary
     sha256: str
+    in_memory: bool = False
 
     @property
     def n_rows(self) -> int:
         return len(self.data)
 
 
-def read_table(name: str, path: str | Path, dictionary: str | Path | DataDictionary) -> Table:
+def read_table(name: str, path: str | Path | pd.DataFrame, dictionary: str | Path | DataDictionary) -> Table:
     """Read one table and validate it against its dictionary.
+
+    Parameters
+    ----------
+    name : str
+        The table's name in the spec.
+    path : str, Path or DataFrame
+        A file (read by extension, see :func:`read_raw`), or a DataFrame already in memory.
+        A DataFrame is judged exactly as a file would be: each cell is brought to the same text
+        view (``1.0`` is ``"1"``, NaN/None/``pd.NA``/NaT are missing, datetimes are written in
+        the column's date format), and a violation's row is the one the row would have in a
+        spreadsheet, i.e. its *position* + 2 (the header is row 1), whatever the index holds.
+        The index is ignored: call ``reset_index()`` first if a column sits in it.
+    dictionary : str, Path or DataDictionary
 
     Raises
     ------
     DataValidationError
-        Every violation in the table, each with file, row, column, value and rule.
+        Every violation in the table, each with file (``"<name> (in-memory DataFrame)"`` for a
+        DataFrame), row, column, value and rule.
     DictionaryError
         The dictionary itself is malformed.
     """
     if not isinstance(dictionary, DataDictionary):
         dictionary = load_dictionary(dictionary)
+    if isinstance(path, pd.DataFrame):
+        where = f"{name} ({IN_MEMORY})"
+        data = validate_table(path, dictionary, path=where)
+        logger.info("read %s: %d rows", where, len(data))
+        return Table(name=name, path=where, data=data, dictionary=dictionary, sha256=sha256_of_frame(path),
+                     in_memory=True)
     raw = read_raw(path)
     data = validate_table(raw, dictionary, path=str(path))
     logger.info("read %s (%s): %d rows", name, path, len(data))

@@ -55,6 +55,11 @@ class ModelComparison:
         """Events per estimated term of the adjusted model."""
         return self.adjusted.n_events / max(len(self.adjusted.terms), 1)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The unadjusted, adjusted and base models' terms in one frame, indexed by (model, term)."""
+        frames = {name: getattr(self, name).to_frame() for name in ("unadjusted", "adjusted", "base")}
+        return pd.concat(frames, names=["model", "term"])
+
 
 def group_codes(data: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
     """One integer code per combination of ``columns`` (strata or clusters); None for no columns."""

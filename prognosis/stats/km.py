@@ -129,6 +129,16 @@ class KMResult:
     logrank: LogRankResult
     times: tuple[float, ...] = field(default=())
 
+    def to_frame(self) -> pd.DataFrame:
+        """S(t) with its interval and the number at risk at each of ``times``, one row per (group, time).
+
+        Columns ``group``, ``time``, ``estimate``, ``lower``, ``upper`` (probabilities; NaN beyond
+        follow-up) and ``n_at_risk``.
+        """
+        rows = [{"group": level, "time": s.time, "estimate": s.estimate, "lower": s.lower, "upper": s.upper,
+                 "n_at_risk": s.n_at_risk} for level, curve in self.groups.items() for s in curve.at_times]
+        return pd.DataFrame(rows, columns=["group", "time", "estimate", "lower", "upper", "n_at_risk"])
+
 
 def _interval(surv: np.ndarray, se_log: np.ndarray, z: float, conf_type: ConfType) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,0 +1,1 @@
+"""JSON Schemas of what prognosis writes (``results.schema.json``) and their reference page."""
