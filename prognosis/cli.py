@@ -96,6 +96,16 @@ def run(
     typer.echo(f"wrote {out_dir / 'results.json'}")
 
 
+def _refuse_existing(paths: list[Path], force: bool, *, option: str = "--out") -> None:
+    # a user's file is never replaced silently
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        listed = ", ".join(str(p) for p in existing)
+        typer.echo(f"error: {listed} already exist{'s' if len(existing) == 1 else ''}; "
+                   f"pass --force to replace, or choose another {option}", err=True)
+        raise typer.Exit(EXIT_INPUT_ERROR)
+
+
 #: Violations listed on the terminal by `prognosis validate` (all of them go to --report).
 SHOWN_VIOLATIONS = 20
 
@@ -142,8 +152,8 @@ def validate(
     if report is not None and report.suffix.lower() not in REPORT_EXTENSIONS:
         raise typer.BadParameter(f"{report}: the report must end in {' or '.join(REPORT_EXTENSIONS)}",
                                  param_hint="--report")
-    if report is not None and report.exists() and not force:
-        raise typer.BadParameter(f"{report} exists; pass --force to replace it", param_hint="--report")
+    if report is not None:
+        _refuse_existing([report], force, option="--report")
     try:
         checked = read_table(table.stem, table, dictionary)
     except DataValidationError as exc:
@@ -162,15 +172,6 @@ def validate(
         except PrognosisError as exc:
             _fail(exc)
     typer.echo(f"{table}: {checked.n_rows} rows, {checked.data.shape[1]} columns, no problem found")
-
-
-def _refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [p for p in paths if p.exists()]
-    if existing and not force:
-        listed = ", ".join(str(p) for p in existing)
-        typer.echo(f"error: {listed} already exist{'s' if len(existing) == 1 else ''}; "
-                   "pass --force to replace, or choose another --out", err=True)
-        raise typer.Exit(EXIT_INPUT_ERROR)
 
 
 def _draft(table: Path, name: str):
