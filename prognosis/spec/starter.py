@@ -24,7 +24,11 @@ _UNIT_IN_NAME = (("days", "days"), ("month", "months"), ("year", "years"))
 
 
 def _relative(path: Path, start: Path) -> str:
-    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    """``path`` relative to the spec's folder, as load_spec resolves it; absolute when they share only the root."""
+    path, start = path.resolve(), start.resolve()
+    if os.path.commonpath([path, start]) == path.anchor:
+        return path.as_posix()
+    return Path(os.path.relpath(path, start)).as_posix()
 
 
 def _join_key(drafts: Sequence[TableDraft]) -> tuple[str | None, list[str]]:
@@ -91,7 +95,7 @@ def starter_spec(drafts: Sequence[TableDraft], tables: Sequence[Path], dictionar
         lines.append("  time: {column: CHOOSE_A_TIME, unit: days}    # ? follow-up time, or {start: DATE, end: DATE}")
     if event is not None:
         others = [c.name for c in events if c is not event]
-        also = f"; other binary columns: {', '.join(others)}" if others else ""
+        also = f"; or {', '.join(others)}" if others else ""
         lines.append(f"  event: {event.name}    # ? 1 = the event happened, 0 = censored{also}")
     else:
         lines.append("  event: CHOOSE_AN_EVENT    # ? a binary column: 1 = the event happened, 0 = censored")

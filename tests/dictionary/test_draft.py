@@ -170,3 +170,21 @@ def test_init_refuses_to_replace_existing_files(tmp_path):
     assert invoke("init", GBSG2, "--out", out).exit_code == 0
     result = invoke("init", GBSG2, "--out", out)
     assert result.exit_code == 1 and "pass --force" in result.stderr
+
+
+def test_typed_files_round_trip(tmp_path):
+    """Parquet and Excel cells (floats, booleans, real dates) are judged as the validator reads them."""
+    n = 12
+    frame = pd.DataFrame({"pid": range(1, n + 1), "dx": pd.to_datetime(["2020-01-01"] * n),
+                          "age": [50.5, float("nan")] + [60.0] * (n - 2), "grade": [1.0, 2.0, 3.0] * 4,
+                          "flag": [True, False] * 6, "weird name": ["a", "b"] * 6})
+    for suffix in (".parquet", ".xlsx"):
+        path = tmp_path / f"t{suffix}"
+        frame.to_parquet(path) if suffix == ".parquet" else frame.to_excel(path, index=False)
+        out = tmp_path / f"t{suffix}.yaml"
+        assert invoke("dictionary", "draft", path, "--out", out).exit_code == 0
+        dictionary = load_dictionary(out)
+        assert dictionary.key == "pid" and dictionary.columns["pid"].type == "string"
+        assert [dictionary.columns[c].type for c in ("dx", "age", "grade", "flag", "weird name")] == [
+            "date", "numeric", "categorical", "binary", "categorical"]
+        read_table("t", path, dictionary)
