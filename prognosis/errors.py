@@ -57,8 +57,9 @@ class Violation:
 class DataValidationError(PrognosisError):
     """A table breaks its data dictionary (or the analysis' needs).
 
-    Carries every violation found, not only the first. ``path``, ``row``, ``column`` and
-    ``rule`` describe the first one, for callers that want a single location.
+    Carries every violation found, not only the first, in ``violations``; the message lists the
+    first ``limit`` of them. ``path``, ``row``, ``column`` and ``rule`` describe the first one,
+    for callers that want a single location.
     """
 
     def __init__(self, violations: list[Violation], *, limit: int = 50) -> None:
@@ -70,7 +71,7 @@ class DataValidationError(PrognosisError):
         lines = [v.message() for v in self.violations[:limit]]
         more = len(self.violations) - limit
         if more > 0:
-            lines.append(f"... and {more} more")
+            lines.append(f"... and {more} more")   # bounded; .violations holds every one
         n = len(self.violations)
         files = ", ".join(dict.fromkeys(Path(p).name for p in dict.fromkeys(v.path for v in self.violations)))
         header = f"{n} problem{'s' if n != 1 else ''} found in {files}:"

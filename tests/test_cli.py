@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -365,3 +366,150 @@ def test_a_spec_key_naming_an_undeclared_column_names_the_spec(study, out):
     result = run_cli(study, out)
     assert_failed_cleanly(result, out)
     assert "study.yaml: covariates[1]: 'grde' is not a column declared in any table (did you mean 'grade'?)" in result.stderr
+
+
+# --- prognosis validate --report: every violation, a summary per column (issue 11) ----------------
+
+
+def _many_violations(study) -> None:
+    """400 violations in pathology.csv: 200 rows, each with size_mm not a number and grade not a level."""
+    frame = study.read("pathology")
+    frame = pd.concat([frame] * 5, ignore_index=True)                     # 200 rows
+    frame["patient_id"] = [f"Q{i:03d}" for i in range(len(frame))]
+    frame["size_mm"] = "big"                                              # 200 x "is not a number"
+    frame["grade"] = "4"                                                  # 200 x "is not one of {1, 2, 3}"
+    study.write("pathology", frame)
+
+
+def test_validate_report_writes_all_400_violations(study, tmp_path):
+    _many_violations(study)
+    report = tmp_path / "violations.csv"
+    result = invoke("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"),
+                    "--report", report)
+    assert result.exit_code == 1
+    written = pd.read_csv(report, dtype=str, keep_default_na=False)
+    assert list(written.columns) == ["file", "row", "column", "rule", "value"]
+    assert len(written) == 400
+    assert written.groupby("column").size().to_dict() == {"grade": 200, "size_mm": 200}
+    assert set(written["row"].astype(int)) == set(range(2, 202))          # header is row 1
+    assert set(written.loc[written["column"] == "size_mm", "value"]) == {"big"}
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: 400 problems found in pathology.csv. Per column and rule:"
+    summary = [line.split(None, 2) for line in lines[1:3]]
+    assert sorted((c, int(n), r) for c, n, r in summary) == [
+        ("grade", 200, "is not one of {1, 2, 3}"), ("size_mm", 200, "is not a number")]
+    assert lines[3] == "The first 20:"
+    assert len([line for line in lines if line.startswith("  pathology.csv, row ")]) == 20
+    assert f"  ... and 380 more (all 400 are in {report})" in lines
+    assert f"wrote {report} (400 violations)" in lines
+
+
+def test_validate_shows_the_first_n_and_says_how_to_see_all(study):
+    _many_violations(study)
+    result = invoke("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"), "--show", "5")
+    assert result.exit_code == 1
+    assert len([line for line in result.stderr.splitlines() if line.startswith("  pathology.csv, row ")]) == 5
+    assert "  ... and 395 more (--report violations.csv writes every one)" in result.stderr.splitlines()
+
+
+def test_validate_report_as_excel(study, tmp_path):
+    _many_violations(study)
+    report = tmp_path / "violations.xlsx"
+    result = invoke("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"), "-r", report)
+    assert result.exit_code == 1
+    assert len(pd.read_excel(report, sheet_name="violations")) == 400
+
+
+def test_validate_report_never_replaces_a_file_silently(study, tmp_path):
+    study.set_cell("pathology", 2, "size_mm", "big")
+    report = tmp_path / "violations.csv"
+    report.write_text("mine\n", encoding="utf-8")
+    args = ("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"), "--report", report)
+    result = invoke(*args)
+    assert result.exit_code == 1 and "already exists; pass --force to replace, or choose another --report" in result.stderr
+    assert report.read_text(encoding="utf-8") == "mine\n"
+    assert invoke(*args, "--force").exit_code == 1
+    assert len(pd.read_csv(report)) == 1
+
+
+def test_validate_report_of_a_good_table_is_empty(study, tmp_path):
+    report = tmp_path / "violations.csv"
+    result = invoke("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"), "-r", report)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(report).empty
+
+
+def test_validate_report_needs_csv_or_xlsx(study, tmp_path):
+    result = invoke("validate", study.table_path("pathology"), "-d", study.dictionary_path("pathology"),
+                    "--report", tmp_path / "v.txt")
+    assert result.exit_code == 2 and ".csv or .xlsx" in result.output
+
+
+def test_the_exception_carries_every_violation_and_a_bounded_message(study):
+    _many_violations(study)
+    with pytest.raises(DataValidationError) as caught:
+        read_tables(load_spec(study.spec_path).tables)
+    assert len(caught.value.violations) == 400
+    assert len(str(caught.value).splitlines()) == 52     # header + 50 + "... and 350 more"
+    assert "350 more" in str(caught.value).splitlines()[-1]
+
+
+# --- declared vs used (issue 11) ------------------------------------------------------------------
+
+
+def test_an_undeclared_column_as_covariate_names_its_table_and_dictionary(study, out):
+    study.set_cell("pathology", 2, "ki67", "12")
+    study.edit_dictionary("pathology", lambda d: d.update(allow_extra=True))
+    study.spec["covariates"] = ["age", "ki67"]
+    study.save_spec()
+    result = run_cli(study, out)
+    assert result.exit_code == 1
+    assert result.stderr == ("error: study.yaml: covariates[1]: column 'ki67' is in table 'pathology' but not declared in its "
+                             "dictionary pathology.yaml: add it under columns: with its type\n")
+
+
+def test_a_column_in_no_table_gets_a_did_you_mean(study, out):
+    study.spec["covariates"] = ["age", "grad"]
+    study.save_spec()
+    result = run_cli(study, out)
+    assert result.exit_code == 1
+    assert "covariates[1]: 'grad' is not a column declared in any table (did you mean 'grade'?)" in result.stderr
+
+
+# --- help (issue 11) ------------------------------------------------------------------------------
+
+COMMANDS = [("run",), ("validate",), ("init",), ("extract",), ("phantom",), ("dictionary", "draft")]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_help_has_an_example_and_h_works(command):
+    long, short = invoke(*command, "--help"), invoke(*command, "-h")
+    assert long.exit_code == 0 and short.exit_code == 0, short.output
+    assert long.stdout == short.stdout
+    assert "Example: prognosis " + " ".join(command) in " ".join(long.stdout.split())
+    assert "<bool>" not in long.stdout                 # flags take no value
+    assert "{" not in long.stdout.splitlines()[1]      # usage shows SPEC / TABLE, not {spec}
+
+
+def test_usage_names_the_argument():
+    usage = next(line for line in invoke("run", "-h").stdout.splitlines() if "Usage:" in line)
+    assert usage.split()[-2:] == ["[OPTIONS]", "SPEC"]
+    usage = next(line for line in invoke("validate", "-h").stdout.splitlines() if "Usage:" in line)
+    assert usage.split()[-1] == "TABLE"
+
+
+def test_top_level_help_has_an_example_and_no_bool():
+    result = invoke("-h")
+    assert result.exit_code == 0
+    assert "Example: prognosis run" in result.stdout and "<bool>" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [("run", "spec.yaml", "--verbose", "true"),
+                                  ("run", "spec.yaml", "--no-progress", "false"),
+                                  ("extract", "dicoms", "-o", "x.csv", "--progress", "yes")])
+def test_a_flag_given_a_value_says_it_takes_none(args):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    flag, word = args[-2], args[-1]
+    text = " ".join(result.output.replace("│", " ").split())
+    assert f"a flag takes no value; write {flag} alone to turn it on, or leave it out (not {flag} {word})" in text

@@ -112,20 +112,27 @@ def _locate(tables: list[Table], key: str) -> dict[str, tuple[Table, ColumnSpec]
     return {c: (ts[0], ts[0].dictionary.columns.get(c) or ColumnSpec(c, "string")) for c, ts in owners.items()}
 
 
-def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]]) -> tuple[Table, ColumnSpec]:
+def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]], *,
+            declared: bool = True) -> tuple[Table, ColumnSpec]:
     if name not in located:
         raise SpecError(
             f"{where}: {name!r} is not a column declared in any table{did_you_mean(name, located)}"
         )
-    return located[name]
+    table, spec = located[name]
+    if declared and name not in table.dictionary.columns:   # kept by allow_extra: true, never declared
+        raise SpecError(
+            f"{where}: column {name!r} is in table {table.name!r} but not declared in its dictionary "
+            f"{table.dictionary.source}: add it under columns: with its type"
+        )
+    return table, spec
 
 
 def _variable(where: str, var: VariableSpec, located: dict[str, tuple[Table, ColumnSpec]], *,
               model: bool = True) -> Variable:
-    table, spec = _needed(where, var.name, located)
     role = where.split("[")[0]
     # `associations.adjust_for` and the like are shown (or modelled) as their section is.
     summarised = any(role == key or role.startswith(key + ".") for key in _SUMMARISED)
+    table, spec = _needed(where, var.name, located, declared=model or summarised)
     if spec.type == "date" and (model or summarised):
         raise SpecError(f"{where}: {var.name!r} is declared as date, and a date cannot be {_role_words(role)} "
                         f"without printing patients' dates; {_DERIVE}")

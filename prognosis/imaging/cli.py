@@ -3,7 +3,7 @@
 Mount in :mod:`prognosis.cli` with one line (commands at top level)::
 
     from prognosis.imaging.cli import register
-    register(app)
+    
 
 (or ``app.add_typer(imaging_app)`` to mount them unchanged under a group). Runs standalone as
 ``python -m prognosis.imaging.cli extract ...``. Exit codes follow prognosis.cli: 0 success,
@@ -33,10 +33,12 @@ import typer
 from prognosis._yaml import parse_yaml, read_yaml
 from prognosis.errors import PrognosisError, SpecError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Calcification extraction from mammograms, and synthetic phantoms.")
 
 EXIT_INPUT_ERROR = 1
+EXTRACT_EXAMPLE = "Example: prognosis extract dicoms/ --out imaging.csv --tumour-side data/clinical.csv"
+PHANTOM_EXAMPLE = "Example: prognosis phantom --out build/phantoms --n 20 --seed 1"
 _SHOWN_FAILURES = 10      # skipped files listed on the terminal; all of them are in <stem>.failures.csv
 
 
@@ -96,7 +98,7 @@ def _load_overrides(params: Optional[Path], sets: list[str]) -> dict:
 
 
 def extract(
-    dicom_dir: Path = typer.Argument(..., help="Folder of MG DICOM files (searched recursively)."),
+    dicom_dir: Path = typer.Argument(..., metavar="DICOM_DIR", help="Folder of MG DICOM files (searched recursively)."),
     out: Path = typer.Option(..., "--out", "-o", help="The imaging table, .parquet or .csv: one row per breast, or per patient with --tumour-side or --per-patient worst."),
     overlays: Optional[Path] = typer.Option(None, "--overlays", help="Write a quality-review PNG per image here."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Start a local Dask cluster with N workers."),
@@ -257,15 +259,15 @@ def _simulate_family(name: str, folder: Path, *, n: int, seed: int, full_field: 
     return chosen.simulate(folder, n=n, seed=seed, field_mm=FULL_FIELD_MM if full_field else SMALL_FIELD_MM)
 
 
-app.command("extract")(extract)
-app.command("phantom")(phantom)
-
-
 def register(parent: typer.Typer) -> None:
     """Add ``extract`` and ``phantom`` as top-level commands of ``parent``."""
-    parent.command("extract")(extract)
-    parent.command("phantom")(phantom)
+    from prognosis._cli_command import HelpCommand
 
+    parent.command("extract", cls=HelpCommand, epilog=EXTRACT_EXAMPLE)(extract)
+    parent.command("phantom", cls=HelpCommand, epilog=PHANTOM_EXAMPLE)(phantom)
+
+
+register(app)   # standalone: python -m prognosis.imaging.cli extract ...
 
 if __name__ == "__main__":
     app()
