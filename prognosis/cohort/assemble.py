@@ -62,16 +62,6 @@ def _check_not_reserved(tables: list[Table]) -> None:
 
 
 @dataclass(frozen=True)
-class _DerivedSource:
-    """Where a derived variable comes from, in place of a table (``Variable.table`` is ``"derive"``)."""
-
-    name: str = "derive"
-
-
-_DERIVED = _DerivedSource()
-
-
-@dataclass(frozen=True)
 class Cohort:
     """One row per analysed patient.
 
@@ -332,7 +322,7 @@ def assemble_cohort(
     declared = derived.declare(derive, columns, key=join)
     columns.update(declared)
     derived.check_filters(population, columns, key=join)
-    located = {**in_tables, **{name: (_DERIVED, spec) for name, spec in declared.items()}}
+    located = {**in_tables, **{name: (derived.SOURCE, spec) for name, spec in declared.items()}}
     model_vars = {v.name: _variable("marker" if i == 0 else f"covariates[{i - 1}]", v, located)
                   for i, v in enumerate(variables)}
     for name in extra:
@@ -391,7 +381,7 @@ def _check_analysable(cohort: pd.DataFrame, flow: list[FlowStep], endpoint: Endp
         said = [f"{n_events_read} event{'s' if n_events_read != 1 else ''} ({endpoint.event} = 1) in the joined tables"]
         if n_events_read > n_events_eligible:
             lost = n_events_read - n_events_eligible
-            said.append(f"{lost} in patients excluded by the flow (a population filter, missing follow-up, event or a model variable)")
+            said.append(f"{lost} in patients excluded by the flow (missing follow-up, event or a model variable)")
         if n_events_eligible:
             said.append(f"{n_events_eligible} after the horizon of {endpoint.horizon:g} {endpoint.unit}, "
                         "so censored there")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,16 @@ logger = logging.getLogger(__name__)
 
 _KINDS: dict[str, Kind] = {"numeric": "number", "binary": "binary", "categorical": "text", "string": "text",
                            "date": "date"}
+
+
+@dataclass(frozen=True)
+class DerivedSource:
+    """Where a derived variable comes from, in place of a table (its ``Variable.table`` is ``"derive"``)."""
+
+    name: str = "derive"
+
+
+SOURCE = DerivedSource()
 
 
 class UndefinedValueWarning(PrognosisWarning):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import numpy as np
@@ -55,8 +55,8 @@ class Expression:
 
     text: str
     where: str
-    tree: ast.Expression
-    names: tuple[str, ...]
+    tree: ast.Expression = field(compare=False, repr=False)   # equal specs are equal texts, not equal objects
+    names: tuple[str, ...] = ()
 
     def fail(self, message: str, node: ast.AST | None = None) -> SpecError:
         part = f" in {ast.unparse(node)!r}" if node is not None else ""
