@@ -167,7 +167,7 @@ def test_spec_must_be_a_mapping(tmp_path, content):
 @pytest.mark.parametrize(("spec", "message"), [
     (changed(covariate=["age"]),
      "study.yaml: unknown key 'covariate' (did you mean 'covariates'?); allowed: title, description, tables, "
-     "join, endpoint, marker, covariates, km, ties, robust, cluster, strata, ph_test, interactions, subgroups, "
+     "join, endpoint, marker, covariates, km, derive, population, ties, robust, cluster, strata, ph_test, interactions, subgroups, "
      "validation, missing, associations, competing, table1"),
     (changed(endpoint={**MINIMAL["endpoint"], "horizn": 10}),
      "study.yaml: endpoint: unknown key 'horizn' (did you mean 'horizon'?); allowed: time, event, unit, horizon"),

@@ -134,6 +134,8 @@ def _assemble(spec: AnalysisSpec, tables: list[Table]) -> Cohort:
                                 "the marker nor a covariate; add it to covariates first")
     try:
         return assemble_cohort(tables, spec.join, spec.endpoint, spec.model_variables, extra=(spec.km.by,),
-                               required=required, optional=optional)
+                               required=required, optional=optional, derive=spec.derive,
+                               population=spec.population)
     except SpecError as exc:  # name the spec whose key points at the wrong column
-        raise SpecError(f"{spec.path.name if spec.path else 'spec'}: {exc}") from None
+        source = f"{spec.path.name if spec.path else 'spec'}: "
+        raise SpecError(str(exc) if str(exc).startswith(source) else source + str(exc)) from None

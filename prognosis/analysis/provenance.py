@@ -50,5 +50,9 @@ def provenance(spec: AnalysisSpec, tables: list[Table]) -> dict[str, Any]:
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "spec_path": spec.path.name if spec.path else None,
         "spec": spec.raw,
+        # The derivations and filters as parsed (the spec above holds them as written); their
+        # counts are flow steps, so the cohort's patients can be rebuilt from the inputs alone.
+        "derive": [d.to_dict() for d in spec.derive],
+        "population": [f.text for f in spec.population],
         "inputs": inputs,
     }

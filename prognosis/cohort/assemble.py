@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from prognosis._suggest import did_you_mean
+from prognosis.cohort import derived
 from prognosis.cohort.flow import FlowStep, check_flow_balances
 from prognosis.cohort.readers import Table
 from prognosis.cohort.variable import Variable
@@ -30,6 +31,8 @@ from prognosis.dictionary import ColumnSpec
 from prognosis.dictionary.duplicates import describe_repeats, repeated_keys
 from prognosis.errors import DataValidationError, ModelError, SpecError, Violation
 from prognosis.spec import DAYS_PER_UNIT, EndpointSpec, VariableSpec
+from prognosis.spec.derive import Derivation
+from prognosis.spec.expressions import Expression
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +278,8 @@ def assemble_cohort(
     extra: tuple[str, ...] = (),
     required: dict[str, str] | None = None,
     optional: dict[str, str] | None = None,
+    derive: tuple[Derivation, ...] = (),
+    population: tuple[Expression, ...] = (),
 ) -> Cohort:
     """Join tables on a key and derive the survival endpoint, counting every exclusion.
 
@@ -298,6 +303,11 @@ def assemble_cohort(
     optional : dict, optional
         Columns, mapped to the spec key that names them, that must exist but may be missing
         (subgroups, associations, competing causes): no patient is excluded for them.
+    derive : tuple of Derivation
+        Derived variables, computed in order after the join; each may be used like a column.
+    population : tuple of Expression
+        Filters applied after the derivations and before the complete-case exclusions, one
+        counted flow step each; a patient for whom a filter is missing is excluded by it.
 
     Returns
     -------
@@ -314,7 +324,12 @@ def assemble_cohort(
     _check_not_reserved(tables)
     _check_not_key(join, {**{v.name: ("marker" if i == 0 else f"covariates[{i - 1}]") for i, v in enumerate(variables)},
                           **{name: "km.by" for name in extra}, **(required or {}), **(optional or {})})
-    located = _locate(tables, join)
+    in_tables = _locate(tables, join)
+    columns = {c: spec for c, (_, spec) in in_tables.items()}
+    declared = derived.declare(derive, columns, key=join)
+    columns.update(declared)
+    derived.check_filters(population, columns, key=join)
+    located = {**in_tables, **{name: (derived.SOURCE, spec) for name, spec in declared.items()}}
     model_vars = {v.name: _variable("marker" if i == 0 else f"covariates[{i - 1}]", v, located)
                   for i, v in enumerate(variables)}
     for name in extra:
@@ -326,14 +341,16 @@ def assemble_cohort(
     kept = {name: _variable(where, VariableSpec(name), located, model=False)
             for name, where in (optional or {}).items() if name not in model_vars}
     joined, flow, n_read = _join(tables, join)
-    days, bad_time = _derive_time(joined, endpoint, located)
-    event, bad_event = _derive_event(joined, endpoint, located)
+    days, bad_time = _derive_time(joined, endpoint, in_tables)   # the endpoint comes from the tables
+    event, bad_event = _derive_event(joined, endpoint, in_tables)
     if bad_time or bad_event:
         raise DataValidationError(sorted(bad_time + bad_event, key=lambda v: (v.path, v.row or 0)))
     joined[TIME] = days / DAYS_PER_UNIT[endpoint.unit]
     joined[EVENT] = event
 
-    cohort = _exclude_missing(joined, TIME, "follow-up time known", "follow-up time missing", flow)
+    joined = derived.derive(joined, derive, columns, flow)
+    filtered = derived.filter_population(joined, population, columns, flow)
+    cohort = _exclude_missing(filtered, TIME, "follow-up time known", "follow-up time missing", flow)
     cohort = _exclude_missing(cohort, EVENT, "event status known", f"{endpoint.event} missing", flow)
     eligible = cohort
     for name, var in model_vars.items():
@@ -353,7 +370,6 @@ def assemble_cohort(
     check_flow_balances(tuple(flow), n_read, len(cohort))
     _check_analysable(cohort, flow, endpoint, n_events_read=int((joined[EVENT] == 1).sum()),
                       n_events_eligible=int((cohort_before_horizon[EVENT] == 1).sum()))
-    columns = {c: spec for c, (_, spec) in located.items()}
     logger.info("cohort: %d of %d patients, %d events", len(cohort), n_read, int(cohort[EVENT].sum()))
     return Cohort(cohort, join, tuple(flow), endpoint.unit, n_read, {**model_vars, **kept}, columns,
                   eligible.reset_index(drop=True))

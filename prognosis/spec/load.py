@@ -15,6 +15,8 @@ from typing import Any
 
 from prognosis._paths import SYMLINK_LOOP, resolve
 from prognosis._yaml import read_yaml
+from prognosis.spec.derive import Derivation, parse_derive, parse_population
+from prognosis.spec.expressions import Expression
 from prognosis.spec.options import OPTION_KEYS, AnalysisOptions, parse_options
 from prognosis.spec.reader import SpecReader, TimeUnit, VariableSpec
 from prognosis.errors import SpecError
@@ -23,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "months": 365.25 / 12.0, "years": 365.25}
 
-_TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "covariates", "km", *OPTION_KEYS)
+_TOP_KEYS = ("title", "description", "tables", "join", "endpoint", "marker", "covariates", "km", "derive",
+             "population", *OPTION_KEYS)
 _TABLE_KEYS = ("name", "path", "dictionary")
 _ENDPOINT_KEYS = ("time", "event", "unit", "horizon")
 _TIME_KEYS = ("column", "start", "end", "unit")
@@ -87,6 +90,10 @@ class AnalysisSpec:
     description: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     options: AnalysisOptions = field(default_factory=AnalysisOptions)
+    derive: tuple[Derivation, ...] = ()
+    """Derived variables (``derive:``), in the order they are computed."""
+    population: tuple[Expression, ...] = ()
+    """Population filters (``population:``): a patient stays if every one is true."""
 
     @property
     def name(self) -> str:
@@ -192,6 +199,8 @@ def parse_spec(raw: Any, *, path: Path | None = None) -> AnalysisSpec:
         covariates=covariates, km=km, path=path, description=None if description is None else str(description),
         raw=dict(top),
         options=parse_options(r, top),
+        derive=parse_derive(r, top.get("derive")),
+        population=parse_population(r, top.get("population")),
     )
 
 
