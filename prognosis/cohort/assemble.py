@@ -122,7 +122,8 @@ def _needed(where: str, name: str, located: dict[str, tuple[Table, ColumnSpec]],
             f"{where}: {name!r} is not a column declared in any table{did_you_mean(name, located)}"
         )
     table, spec = located[name]
-    if declared and name not in table.dictionary.columns:   # kept by allow_extra: true, never declared
+    # kept by allow_extra: true, never declared (a derived variable is declared by its derive: entry)
+    if declared and isinstance(table, Table) and name not in table.dictionary.columns:
         raise SpecError(
             f"{where}: column {name!r} is in table {table.name!r} but not declared in its dictionary "
             f"{table.dictionary.source}: add it under columns: with its type"
