@@ -39,8 +39,8 @@ def _blank_flag_types(params: list[Any]) -> None:
             param.metavar = ""
 
 
-class HelpCommand(TyperCommand):
-    """A typer command with the usage line and flag display described in the module docstring."""
+class _FlagsWithoutType:
+    """Shows a command's or group's flags, ``--help`` included, without a type (mixed in first)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,6 +51,10 @@ class HelpCommand(TyperCommand):
         if option is not None:
             _blank_flag_types([option])
         return option
+
+
+class HelpCommand(_FlagsWithoutType, TyperCommand):
+    """A typer command with the usage line and flag display described in the module docstring."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -75,15 +79,5 @@ class HelpCommand(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-class HelpGroup(TyperGroup):
+class HelpGroup(_FlagsWithoutType, TyperGroup):
     """The top-level group: its own flags (``--version``) without a type, like :class:`HelpCommand`'s."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        _blank_flag_types(self.params)
-
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        if option is not None:
-            _blank_flag_types([option])
-        return option
