@@ -90,9 +90,9 @@ def predictive_values(sensitivity: float | np.ndarray, specificity: float | np.n
     With ``a`` observed positives of ``n``, the expected true positives are
     ``A = (a - (1 - Sp) n) / (Se + Sp - 1)``; of the ``a`` observed positives ``Se A`` are truly
     positive (PPV = Se A / a), and of the ``n - a`` observed negatives ``Sp (n - A)`` truly
-    negative (NPV = Sp (n - A) / (n - a)). A pair (Se, Sp) for which ``A`` is not strictly
-    between 0 and n, or Se + Sp <= 1, implies impossible (negative) corrected counts: both values
-    are NaN there.
+    negative (NPV = Sp (n - A) / (n - a)). A pair (Se, Sp) for which ``A`` is not between 0 and
+    n implies impossible (negative) corrected counts, and with Se + Sp <= 1 the calls carry no
+    information: both values are NaN there.
 
     Parameters
     ----------
@@ -114,10 +114,14 @@ def predictive_values(sensitivity: float | np.ndarray, specificity: float | np.n
     a, b = float(n_positive), float(n - n_positive)
     with np.errstate(divide="ignore", invalid="ignore"):
         true_positive = (a - (1.0 - sp) * n) / (se + sp - 1.0)
-        ppv = se * true_positive / a
-        npv = sp * (n - true_positive) / b
-    possible = (se + sp > 1.0) & (true_positive > 0) & (true_positive < n)
-    possible &= (ppv >= 0) & (ppv <= 1) & (npv >= 0) & (npv <= 1)
+        # With no observed positive (negative) the PPV (NPV) is never used; 1 keeps the draw.
+        ppv = se * true_positive / a if a > 0 else np.ones_like(se)
+        npv = sp * (n - true_positive) / b if b > 0 else np.ones_like(se)
+    # The four corrected cells (Se A, (1 - Se) A, (1 - Sp)(n - A), Sp (n - A)) are non-negative
+    # exactly when 0 <= A <= n; the small slack absorbs rounding at Se = Sp = 1.
+    slack = 1e-9 * max(n, 1)
+    possible = (se + sp > 1.0) & (true_positive >= -slack) & (true_positive <= n + slack)
+    ppv, npv = np.clip(ppv, 0.0, 1.0), np.clip(npv, 0.0, 1.0)
     return np.where(possible, ppv, np.nan), np.where(possible, npv, np.nan)
 
 

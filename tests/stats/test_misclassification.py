@@ -150,3 +150,132 @@ def test_distributions_draw_within_their_support():
     beta = Distribution("beta", (26.0, 4.0)).draw(rng, 5000)
     assert abs(beta.mean() - 26 / 30) < 0.005
     assert Distribution("beta", (26.0, 4.0)).centre == 26 / 30
+
+
+# --- the spec key (prognosis/spec/options.py) -------------------------------------------------------------
+
+SPEC_MINIMAL = {
+    "tables": [{"name": "clinical", "path": "clinical.csv", "dictionary": "clinical.yaml"}],
+    "join": "patient_id",
+    "endpoint": {"time": {"column": "followup_days", "unit": "days"}, "event": "bc_death"},
+    "marker": "casting",
+}
+
+
+def parse_misclassification(value):
+    from prognosis.spec import parse_spec
+
+    return parse_spec({**SPEC_MINIMAL, "misclassification": value}).options.misclassification
+
+
+def test_spec_key_reads_every_form():
+    from prognosis.spec.options import DistributionSpec, MisclassificationSpec
+
+    assert parse_spec_default() is None
+    read = parse_misclassification({"sensitivity": {"beta": [25, 4]}, "specificity": {"beta": [88, 5]},
+                                    "draws": 500, "seed": 3})
+    assert read == MisclassificationSpec(DistributionSpec("beta", (25.0, 4.0)), DistributionSpec("beta", (88.0, 5.0)),
+                                         draws=500, seed=3, time_groups=4)
+    read = parse_misclassification({"sensitivity": 0.9, "specificity": {"trapezoid": [0.8, 0.85, 0.95, 1.0]}})
+    assert read.sensitivity == DistributionSpec("fixed", (0.9,))
+    assert read.specificity == DistributionSpec("trapezoid", (0.8, 0.85, 0.95, 1.0))
+    assert (read.draws, read.seed) == (1000, 1)
+    # Validation counts of issue 10's held-out phantoms: casting 25/28 found, 65/92 non-casting called right.
+    read = parse_misclassification({"sensitivity": {"true_positive": 25, "false_negative": 3},
+                                    "specificity": {"true_negative": 65, "false_positive": 27}})
+    assert read.sensitivity == DistributionSpec("beta", (26.0, 4.0), {"true_positive": 25, "false_negative": 3})
+    assert read.specificity == DistributionSpec("beta", (66.0, 28.0), {"true_negative": 65, "false_positive": 27})
+
+
+def parse_spec_default():
+    from prognosis.spec import parse_spec
+
+    return parse_spec(SPEC_MINIMAL).options.misclassification
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ({"specificity": 0.9}, "`sensitivity` is required"),
+    ({"sensitivity": 0.9}, "`specificity` is required"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "draw": 10}, "unknown key 'draw'.*draws"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "draws": 10_001}, "misclassification.draws.*maximum"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "draws": 0}, "misclassification.draws"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "seed": -1}, "misclassification.seed"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "seed": 2**32}, "misclassification.seed.*maximum"),
+    ({"sensitivity": 0.9, "specificity": 0.9, "time_groups": 21}, "misclassification.time_groups"),
+    ({"sensitivity": 1.2, "specificity": 0.9}, "misclassification.sensitivity: expected a proportion"),
+    ({"sensitivity": 0, "specificity": 0.9}, "misclassification.sensitivity.*above 0"),
+    ({"sensitivity": float("nan"), "specificity": 0.9}, "misclassification.sensitivity: expected a proportion"),
+    ({"sensitivity": True, "specificity": 0.9}, "misclassification.sensitivity"),
+    ({"sensitivity": 0.9, "specificity": {"beta": [88, float("inf")]}}, r"specificity.beta\[1\].*finite"),
+    ({"sensitivity": 0.9, "specificity": {"beta": [88, -5]}}, r"specificity.beta\[1\].*positive"),
+    ({"sensitivity": 0.9, "specificity": {"beta": [88]}}, "specificity.beta: expected a list of 2"),
+    ({"sensitivity": 0.9, "specificity": {"beta": [1e7, 5]}}, r"specificity.beta\[0\].*at most"),
+    ({"sensitivity": {"trapezoid": [0.9, 0.8, 0.95, 1.0]}, "specificity": 0.9}, "increasing order"),
+    ({"sensitivity": {"trapezoid": [0.9, 0.9, 0.9, 0.9]}, "specificity": 0.9}, "minimum below maximum"),
+    ({"sensitivity": {"trapezoid": [0.8, 0.85, 0.95, 1.1]}, "specificity": 0.9}, r"trapezoid\[3\]"),
+    ({"sensitivity": {"beta": [2, 3], "trapezoid": [0.8, 0.85, 0.95, 1.0]}, "specificity": 0.9}, "give one"),
+    ({"sensitivity": {"true_positive": 25}, "specificity": 0.9}, "both counts"),
+    ({"sensitivity": {"true_negative": 25, "false_positive": 3}, "specificity": 0.9}, "unknown key 'true_negative'"),
+    ({"sensitivity": {"true_positive": 25, "false_negative": -3}, "specificity": 0.9}, "false_negative"),
+    ({"sensitivity": {"normal": [0.9, 0.1]}, "specificity": 0.9}, "unknown key 'normal'"),
+    ({"sensitivity": "high", "specificity": 0.9}, "expected a proportion or one distribution"),
+    ([0.9, 0.9], "expected a mapping"),
+])
+def test_spec_key_errors_name_the_key(value, match):
+    from prognosis.errors import SpecError
+
+    with pytest.raises(SpecError, match=match):
+        parse_misclassification(value)
+
+
+# --- the section, through the pipeline (prognosis/analysis/sections.py) -----------------------------------
+
+def run_study(study):
+    import warnings
+
+    from prognosis.analysis.pipeline import run
+    from prognosis.spec import load_spec
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run(load_spec(study.save_spec()), progress=False)
+
+
+def test_section_in_results_json_and_report(study):
+    import json
+
+    import jsonschema
+
+    from prognosis.analysis.result import results_schema
+    from prognosis.report.html import render_html
+
+    study.spec["misclassification"] = {"sensitivity": 1.0, "specificity": 1.0, "draws": 5, "seed": 1}
+    result = run_study(study)
+    document = json.loads(result.to_json())
+    jsonschema.validate(document, results_schema(), cls=jsonschema.Draft202012Validator)
+    section = document["misclassification"]
+    # Se = Sp = 1: every draw is the conventional adjusted model of results.json itself.
+    adjusted = document["cox"]["adjusted"]["terms"]["casting[yes]"]["hazard_ratio"]
+    assert section["systematic"] == {"median": adjusted, "lower": adjusted, "upper": adjusted}
+    assert section["conventional"]["hazard_ratio"] == adjusted
+    assert (section["draws_used"], section["draws_discarded"]) == (5, 0)
+    page = render_html(result, km_png=b"", forest_png=b"")
+    assert 'id="misclassification"' in page and "with sensitivity about 1.00 and specificity about 1.00" in page
+
+
+def test_section_not_computable_is_recorded_and_the_run_goes_on(study):
+    study.spec["misclassification"] = {"sensitivity": 0.9, "specificity": 0.2, "draws": 5}
+    result = run_study(study)
+    assert result.misclassification is None
+    assert "none of the 5" in result.reason_not_computed("misclassification")
+    assert result.to_dict()["misclassification"]["status"] == "not_computed"
+
+
+def test_a_marker_that_is_not_binary_is_a_spec_error(study):
+    from prognosis.errors import SpecError
+
+    study.spec["marker"] = "n_calcifications"
+    study.spec["km"] = {"by": "casting", "times": [1, 2]}
+    study.spec["misclassification"] = {"sensitivity": 0.9, "specificity": 0.9, "draws": 5}
+    with pytest.raises(SpecError, match="misclassification: applies to a binary marker only.*n_calcifications is numeric"):
+        run_study(study)
