@@ -255,7 +255,8 @@ def misclassification_bias_analysis(time: np.ndarray, event: np.ndarray, x: np.n
     # Fox et al. (2005): with the same Se and Sp for patients with and without the event (non-
     # differential), the predictive values still differ between them because the marker's prevalence
     # does; computed over everyone, the imputation would itself misclassify non-differentially and
-    # pull the hazard ratio further toward 1.
+    # pull the hazard ratio further toward 1. For a hazard ratio the groups are also cut by follow-up
+    # time (outcome_groups).
     groups = outcome_groups(time, event, time_groups)
     predictive = [predictive_values(se_draws, sp_draws, int(observed[g].sum()), int(g.sum())) for g in groups]
     impossible = np.zeros(draws, dtype=bool)
@@ -277,7 +278,7 @@ def misclassification_bias_analysis(time: np.ndarray, event: np.ndarray, x: np.n
         if impossible[k]:
             discarded += 1
             continue
-        # P(truly +): PPV for an observed positive, 1 - NPV for an observed negative, within event status.
+        # P(truly +): PPV for an observed positive, 1 - NPV for an observed negative, in its outcome group.
         for g, (ppv, npv) in zip(groups, predictive):
             p_true[g] = np.where(is_positive[g], ppv[k], 1.0 - npv[k])
         x[:, marker_column] = (rng.random(n) < p_true).astype(float)
