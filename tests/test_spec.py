@@ -168,7 +168,7 @@ def test_spec_must_be_a_mapping(tmp_path, content):
     (changed(covariate=["age"]),
      "study.yaml: unknown key 'covariate' (did you mean 'covariates'?); allowed: title, description, tables, "
      "join, endpoint, marker, covariates, km, derive, population, ties, robust, cluster, strata, ph_test, interactions, subgroups, "
-     "validation, missing, associations, competing, table1"),
+     "validation, missing, associations, competing, table1, misclassification"),
     (changed(endpoint={**MINIMAL["endpoint"], "horizn": 10}),
      "study.yaml: endpoint: unknown key 'horizn' (did you mean 'horizon'?); allowed: time, event, unit, horizon"),
     (changed(endpoint={"time": {"colum": "followup_days"}, "event": "bc_death"}),

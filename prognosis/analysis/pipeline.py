@@ -92,6 +92,7 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
         ph = runner.run("ph_test", sections.proportional_hazards, cohort, spec, models)
         validation = runner.run("validation", sections.validation, cohort, spec, models, progress=progress)
         subgroups = runner.run("subgroups", sections.subgroups, cohort, spec)
+        misclassification = runner.run("misclassification", sections.misclassification, cohort, spec, models)
         competing, competing_unknown = runner.run("competing", sections.competing, cohort, spec, models,
                                                   fallback=(None, 0))
         imputation = runner.run("imputation", sections.imputation, cohort, spec)
@@ -108,7 +109,7 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
         provenance=provenance(spec, tables), warnings=notes,
         group_tests=group_tests, followup=followup, ph_test=ph, validation=validation, subgroups=subgroups,
         competing=competing, competing_unknown_cause=competing_unknown, imputation=imputation,
-        associations=associations, table1=table1, not_computed=tuple(runner.not_computed),
+        associations=associations, table1=table1, misclassification=misclassification, not_computed=tuple(runner.not_computed),
     )
 
 

@@ -21,6 +21,7 @@ from prognosis.stats.competing import CompetingRisksResult
 from prognosis.stats.followup import FollowUpResult
 from prognosis.stats.imputation import ImputationResult
 from prognosis.stats.km import KMCurve, KMResult
+from prognosis.stats.misclassification import MisclassificationResult
 from prognosis.stats.ph import PHTestResult
 from prognosis.stats.subgroups import SubgroupResult
 from prognosis.stats.table1 import TableOne
@@ -86,6 +87,7 @@ class AnalysisResult:
     imputation: ImputationResult | None = None
     associations: AssociationsResult | None = None
     table1: TableOne | None = None
+    misclassification: MisclassificationResult | None = None
     not_computed: tuple[NotComputed, ...] = ()
     """Optional sections asked for but not computable on this cohort (their result fields are None)."""
 
@@ -135,6 +137,7 @@ class AnalysisResult:
             "imputation": section("imputation", self.imputation),
             "associations": section("associations", self.associations),
             "table1": section("table1", self.table1),
+            "misclassification": section("misclassification", self.misclassification),
             "sections_not_computed": [{"section": s.section, "reason": s.reason} for s in self.not_computed],
             "warnings": list(self.warnings),
             "provenance": self.provenance,

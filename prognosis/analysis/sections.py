@@ -29,6 +29,8 @@ from prognosis.stats.compare import ModelComparison
 from prognosis.stats.design import level_labels
 from prognosis.stats.followup import FollowUpResult, median_followup
 from prognosis.stats.imputation import ImputationResult, multiple_imputation_cox
+from prognosis.stats.checks import check_survival
+from prognosis.stats.misclassification import Distribution, MisclassificationResult, misclassification_bias_analysis
 from prognosis.stats.logrank import (
     PairwiseLogRankResult,
     StratifiedLogRankResult,
@@ -169,6 +171,43 @@ def subgroups(cohort: Cohort, spec: AnalysisSpec) -> SubgroupResult | None:
     covariates = tuple(c.name for c in spec.covariates)
     return subgroup_analysis(cohort, spec.marker.name, list(spec.options.subgroups), covariates=covariates,
                              ties=spec.options.ties)
+
+
+def misclassification(cohort: Cohort, spec: AnalysisSpec, models: ModelComparison) -> MisclassificationResult | None:
+    """The marker's adjusted hazard ratio corrected for its misclassification (probabilistic bias analysis).
+
+    Raises
+    ------
+    SpecError
+        The marker is not binary (one term: a 0/1 column or two levels).
+    ModelError
+        The marker has interaction terms (they would have to be imputed too), or no draw could be used.
+    """
+    options = spec.options.misclassification
+    if options is None or models.design is None:
+        return None
+    marker = cohort.variables[spec.marker.name]
+    levels = marker.spec.category_levels
+    if not (marker.spec.type == "binary" or (marker.is_categorical and len(levels) == 2)):
+        where = spec.path.name if spec.path else "spec"
+        raise SpecError(f"{where}: misclassification: applies to a binary marker only (yes/no, a 0/1 column); "
+                        f"{marker.name} is {marker.spec.type}"
+                        f"{f' with {len(levels)} levels' if levels else ''}; remove the key or derive a binary marker")
+    design = models.design
+    if any(":" in key and marker.name in key.split(":") for key in design.terms_of):
+        raise ModelError(f"the misclassification analysis does not impute interaction terms of {marker.name}; "
+                         "remove its interactions to run it")
+    (term,) = design.terms_of[marker.name]
+    adjusted = models.adjusted
+    i = adjusted.terms.index(term)
+    time, event = check_survival(cohort.time, cohort.event, design=design.matrix)
+    return misclassification_bias_analysis(
+        time, event, design.matrix.to_numpy(dtype=float), list(design.terms).index(term),
+        sensitivity=Distribution(options.sensitivity.kind, options.sensitivity.parameters, options.sensitivity.counts),
+        specificity=Distribution(options.specificity.kind, options.specificity.parameters, options.specificity.counts),
+        draws=options.draws, seed=options.seed,
+        time_groups=options.time_groups, ties=spec.options.ties, strata=models.strata, term=term,
+        conventional=(float(adjusted.hazard_ratio[i]), float(adjusted.conf_int[i, 0]), float(adjusted.conf_int[i, 1])))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from prognosis.report.context_models import (
     subgroups_context,
     validation_context,
 )
+from prognosis.report.context_misclassification import misclassification_context
 from prognosis.report.figures import risk_table_times
 from prognosis.report.notes import limitations, methods_sentences
 from prognosis.report.text import fmt_ci, fmt_p, fmt_percent_ci, summary_paragraphs, term_label
@@ -73,6 +74,7 @@ NOT_COMPUTED_TITLES = {
     "table1": "Patient characteristics (Table 1)", "associations": "Associations with clinical and molecular factors",
     "imputation": "Missing data: multiple imputation", "competing": "Competing risks",
     "subgroups": "Hazard ratio within subgroups", "validation": "Discrimination and validation of the adjusted model",
+    "misclassification": "Misclassification of the marker",
     "ph_test": "Proportional-hazards check", "group_tests": "Further group tests", "followup": "Median follow-up",
 }
 
@@ -91,6 +93,7 @@ def _toc(sections: dict[str, object], skipped: dict[str, str]) -> list[tuple[str
                ("imputation", "Multiple imputation", sections["mi"] or "imputation" in skipped),
                ("competing", "Competing risks", sections["cr"] or "competing" in skipped),
                ("subgroups", "Subgroups", sections["sg"] or "subgroups" in skipped),
+               ("misclassification", "Misclassification", sections["mc"] or "misclassification" in skipped),
                ("validation", "Validation", sections["val"] or "validation" in skipped),
                ("ph", "Proportional hazards", sections["ph"] or "ph_test" in skipped),
                ("limitations", "Limitations", True), ("methods", "Methods", True)]
@@ -107,7 +110,7 @@ def render_html(result: AnalysisResult, *, km_png: bytes, forest_png: bytes, des
     sections = {
         "t1": table1_context(result), "assoc": associations_context(result), "gt": group_tests_context(result),
         "mi": imputation_context(result), "cr": competing_context(result), "sg": subgroups_context(result),
-        "val": validation_context(result), "ph": ph_context(result),
+        "val": validation_context(result), "ph": ph_context(result), "mc": misclassification_context(result),
     }
     skipped = not_computed_reasons(result)
     encoded = {name: base64.b64encode(data).decode("ascii") for name, data in (figures or {}).items()}

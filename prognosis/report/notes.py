@@ -48,6 +48,12 @@ def limitations(result: AnalysisResult) -> list[str]:
         small = sum(1 for p in tests if p is not None and math.isfinite(p) and p < 0.05)
         items.append(f"Subgroup analyses are exploratory: {len(tests)} interaction test{'s' if len(tests) != 1 else ''}, "
                      f"{small} with p < 0.05; with several tests one such result can arise by chance.")
+    mc = result.misclassification
+    if mc is not None and mc.draws_discarded > mc.draws_used:
+        items.append(f"In the misclassification analysis {mc.draws_discarded} of {mc.draws} draws of sensitivity and "
+                     "specificity were impossible for the share of patients called positive in some group of patients "
+                     "(too many false positives for the positives observed); the corrected hazard ratios rest on "
+                     "the draws with the higher specificities.")
     items.extend(result.warnings)
     return items
 
@@ -58,6 +64,7 @@ _SECTION_NAMES = {
     "ph_test": "The proportional-hazards check", "validation": "Validation", "subgroups": "The subgroup analysis",
     "competing": "The competing-risks analysis", "imputation": "Multiple imputation",
     "associations": "The associations", "table1": "Table 1",
+    "misclassification": "The misclassification analysis of the marker",
 }
 
 
@@ -186,6 +193,14 @@ def methods_sentences(result: AnalysisResult) -> list[str]:
         out.append("Within each subgroup the marker's hazard ratio was estimated unadjusted and adjusted for the "
                    "other covariates; heterogeneity was tested by the likelihood-ratio test of the marker × factor "
                    "interaction.")
+    if result.misclassification is not None:
+        mc = result.misclassification
+        out.append("Misclassification of the marker was addressed by record-level probabilistic bias analysis (Fox, Lash "
+                   f"and Greenland 2005): {mc.draws} draws of sensitivity and specificity (seed {mc.seed}), the true marker "
+                   "imputed from the predictive values computed among patients with and without the event, each in "
+                   f"{mc.time_groups} group{'s' if mc.time_groups != 1 else ''} of follow-up time, the adjusted model "
+                   "refitted per draw, and the conventional random error added; draws implying impossible corrected "
+                   f"counts were discarded ({mc.draws_discarded}).")
     if result.validation is not None:
         v = result.validation
         boot = ("optimism was not estimated (validation.bootstrap: 0)" if v.bootstrap.B == 0 else

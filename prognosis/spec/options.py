@@ -15,12 +15,14 @@ from prognosis.spec.reader import SpecReader, is_finite
 
 OPTION_KEYS: tuple[str, ...] = (
     "ties", "robust", "cluster", "strata", "ph_test", "interactions", "subgroups",
-    "validation", "missing", "associations", "competing", "table1",
+    "validation", "missing", "associations", "competing", "table1", "misclassification",
 )
 _VALIDATION_KEYS = ("bootstrap", "seed", "times", "groups")
 _MISSING_KEYS = ("method", "m", "seed", "iterations")
 _COMPETING_KEYS = ("column", "codes", "of_interest")
 _ASSOCIATIONS_KEYS = ("factors", "adjust_for")
+_MISCLASSIFICATION_KEYS = ("sensitivity", "specificity", "draws", "seed", "time_groups")
+_COUNT_KEYS = {"sensitivity": ("true_positive", "false_negative"), "specificity": ("true_negative", "false_positive")}
 
 # Upper bounds on the work a spec can ask for; each is a SpecError naming the key when exceeded
 # (`validation.bootstrap: 1000000000` used to run until killed). They sit well above what the
@@ -29,6 +31,11 @@ MAX_BOOTSTRAP = 10_000
 MAX_IMPUTATIONS = 200
 MAX_IMPUTATION_ITERATIONS = 100
 MAX_CALIBRATION_GROUPS = 50
+MAX_MISCLASSIFICATION_DRAWS = 10_000
+MAX_TIME_GROUPS = 20
+MAX_BETA_PARAMETER = 1e6
+"""Beta(alpha, beta) parameters above this are a fixed value in all but name; give the value instead."""
+MAX_VALIDATION_COUNT = 10_000_000
 MAX_SEED = 2**32 - 1
 """Seeds are whole numbers 0 to 2^32 - 1, the range every seeding convention (numpy, R) accepts."""
 
@@ -65,6 +72,30 @@ class CompetingSpec:
 
 
 @dataclass(frozen=True)
+class DistributionSpec:
+    """A sensitivity's or specificity's distribution as written: ``kind`` fixed, beta or trapezoid.
+
+    Validation counts become Beta(positive + 1, negative + 1) and are kept in ``counts``;
+    :class:`prognosis.stats.misclassification.Distribution` draws from it.
+    """
+
+    kind: Literal["fixed", "beta", "trapezoid"]
+    parameters: tuple[float, ...]
+    counts: dict[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class MisclassificationSpec:
+    """What is known of the marker's sensitivity and specificity, and how many (Se, Sp) pairs to draw."""
+
+    sensitivity: DistributionSpec
+    specificity: DistributionSpec
+    draws: int = 1000
+    seed: int = 1
+    time_groups: int = 4
+
+
+@dataclass(frozen=True)
 class AnalysisOptions:
     ties: Literal["efron", "breslow"] = "efron"
     robust: bool = False
@@ -81,6 +112,7 @@ class AnalysisOptions:
     bare-list rule, a numeric column named ``age`` if there is one."""
     competing: CompetingSpec | None = None
     table1: tuple[str, ...] | None = None
+    misclassification: MisclassificationSpec | None = None
 
     @property
     def model_columns(self) -> tuple[str, ...]:
@@ -124,6 +156,63 @@ def _competing(r: SpecReader, value: Any) -> CompetingSpec:
     if of_interest not in codes.values():
         r.choice(of_interest, "competing.of_interest", tuple(dict.fromkeys(codes.values())))
     return CompetingSpec(r.text(raw["column"], "competing.column"), codes, of_interest)
+
+
+def _proportion(r: SpecReader, value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not is_finite(value) or not 0 <= value <= 1:
+        raise r.fail(where, f"expected a proportion from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _distribution(r: SpecReader, value: Any, which: str) -> DistributionSpec:
+    """``0.9`` (fixed), ``{beta: [a, b]}``, ``{trapezoid: [min, mode_low, mode_high, max]}`` or validation counts."""
+    where = f"misclassification.{which}"
+    counts = _COUNT_KEYS[which]
+    example = (f"0.9, {{beta: [25, 4]}}, {{trapezoid: [0.8, 0.85, 0.95, 1.0]}} or "
+               f"{{{counts[0]}: 25, {counts[1]}: 3}}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        proportion = _proportion(r, value, where)
+        if proportion == 0:
+            raise r.fail(where, "a value of 0 means the images never give the right call; expected a proportion above 0")
+        return DistributionSpec("fixed", (proportion,))
+    if not isinstance(value, dict) or not value:
+        raise r.fail(where, f"expected a proportion or one distribution, e.g. {example}")
+    raw = r.mapping(value, where, ("beta", "trapezoid") + counts)
+    if set(raw) == set(counts):
+        numbers = [r.integer(raw[k], f"{where}.{k}", maximum=MAX_VALIDATION_COUNT) for k in counts]
+        return DistributionSpec("beta", (numbers[0] + 1.0, numbers[1] + 1.0), dict(zip(counts, numbers)))
+    if len(raw) != 1 or set(raw) & set(counts):
+        raise r.fail(where, f"give one distribution (beta, trapezoid) or both counts {counts[0]} and {counts[1]}, "
+                     f"e.g. {example}")
+    (kind, parameters), = raw.items()
+    size = 2 if kind == "beta" else 4
+    if not isinstance(parameters, list) or len(parameters) != size:
+        raise r.fail(f"{where}.{kind}", f"expected a list of {size} numbers, e.g. {example}")
+    if kind == "beta":
+        shape = tuple(r.number(v, f"{where}.beta[{i}]", maximum=MAX_BETA_PARAMETER) for i, v in enumerate(parameters))
+        return DistributionSpec("beta", shape)
+    corners = tuple(_proportion(r, v, f"{where}.trapezoid[{i}]") for i, v in enumerate(parameters))
+    if any(a > b for a, b in zip(corners, corners[1:])) or corners[0] == corners[3]:
+        raise r.fail(f"{where}.trapezoid", "expected [minimum, lower mode, upper mode, maximum] in increasing order "
+                     "with minimum below maximum (for one value give the number itself)")
+    return DistributionSpec("trapezoid", corners)
+
+
+def _misclassification(r: SpecReader, value: Any) -> MisclassificationSpec:
+    raw = r.mapping(value, "misclassification", _MISCLASSIFICATION_KEYS)
+    for key in ("sensitivity", "specificity"):
+        if key not in raw:
+            raise r.fail("misclassification", f"`{key}` is required, e.g. {{sensitivity: {{beta: [25, 4]}}, "
+                         "specificity: {beta: [88, 5]}}")
+    return MisclassificationSpec(
+        sensitivity=_distribution(r, raw["sensitivity"], "sensitivity"),
+        specificity=_distribution(r, raw["specificity"], "specificity"),
+        draws=r.integer(raw.get("draws", 1000), "misclassification.draws", minimum=1,
+                        maximum=MAX_MISCLASSIFICATION_DRAWS),
+        seed=r.integer(raw.get("seed", 1), "misclassification.seed", maximum=MAX_SEED),
+        time_groups=r.integer(raw.get("time_groups", 4), "misclassification.time_groups", minimum=1,
+                              maximum=MAX_TIME_GROUPS),
+    )
 
 
 def parse_options(r: SpecReader, top: dict[str, Any]) -> AnalysisOptions:
@@ -174,4 +263,6 @@ def parse_options(r: SpecReader, top: dict[str, Any]) -> AnalysisOptions:
         )
     if top.get("competing") is not None:
         options["competing"] = _competing(r, top["competing"])
+    if top.get("misclassification") is not None:
+        options["misclassification"] = _misclassification(r, top["misclassification"])
     return AnalysisOptions(**options)

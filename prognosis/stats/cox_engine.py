@@ -139,7 +139,7 @@ def diverging(beta: np.ndarray, score: np.ndarray, information: np.ndarray, scal
 
 
 def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties = "efron",
-               strata: np.ndarray | None = None, max_iter: int = 50) -> NewtonFit:
+               strata: np.ndarray | None = None, max_iter: int = 50, start: np.ndarray | None = None) -> NewtonFit:
     """Maximise the Cox partial likelihood by Newton–Raphson with step halving, as R ``coxph``.
 
     Convergence and divergence are judged in each covariate's own units, so a covariate's scale
@@ -162,6 +162,8 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
         Stratum label per row: the likelihood is the sum of the strata's.
     max_iter : int
         Newton steps before :class:`CoxFitError` ("nonconvergence").
+    start : ndarray, optional
+        Coefficients to start from (default 0, as R); a warm start for many refits of similar data.
 
     Raises
     ------
@@ -185,6 +187,8 @@ def newton_cox(time: np.ndarray, event: np.ndarray, x: np.ndarray, *, ties: Ties
     loglik, _score, information = derivatives(beta)
     if beta.size == 0:
         return NewtonFit(beta, loglik, loglik, information, 0)
+    if start is not None:
+        beta = np.array(start, dtype=float)
     beta, loglik_end, information, iterations = maximise_newton(derivatives, beta, covariate_scale(x),
                                                                 max_iter=max_iter)
     return NewtonFit(beta, loglik_end, loglik, information, iterations)

@@ -18,7 +18,7 @@ from prognosis.stats.ph import PHTest
 
 SECTIONS = {  # result field -> the section's element id
     "table1": "table1", "associations": "associations", "imputation": "imputation", "competing": "competing",
-    "subgroups": "subgroups", "validation": "validation", "ph_test": "ph",
+    "subgroups": "subgroups", "validation": "validation", "ph_test": "ph", "misclassification": "misclassification",
 }
 OPTIONAL = (*SECTIONS, "followup", "group_tests")
 
