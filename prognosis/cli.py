@@ -62,10 +62,22 @@ def run(
     spec: Path = typer.Argument(..., metavar="SPEC", help="Analysis spec (YAML), e.g. analyses/demo.yaml."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default: reports/<spec name>/)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
-    progress: bool = typer.Option(True, "--progress/--no-progress",
-                                  help="Progress bar for long steps (shown only on a terminal)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", show_default=False,
+                                            help="A line on stderr as each stage starts, and bars for long "
+                                                 "steps (default: on a terminal only; bars always need one)."),
 ) -> None:
     """Run an analysis: validate tables, build the cohort, fit KM and Cox, write the report."""
+    import sys
+
+    # Stage lines go to stderr, so stdout's "wrote ..." lines stay the same; printed before the
+    # heavy imports below so the first appears at once.
+    show_stages = progress if progress is not None else sys.stderr.isatty()
+
+    def stage(description: str) -> None:
+        if show_stages:
+            typer.echo(f"{description} ...", err=True)
+
+    stage(f"reading {spec}")
     from prognosis.analysis.pipeline import run as run_analysis
     from prognosis.report import write_report
     from prognosis.report.write import check_report_dir
@@ -81,7 +93,8 @@ def run(
         inputs = [("the spec", spec), *((f"table {t.name}", t.path) for t in analysis.tables),
                   *((f"the dictionary of {t.name}", t.dictionary) for t in analysis.tables)]
         target = check_report_dir(out or Path("reports") / analysis.name, inputs=inputs)  # before the work
-        result = run_analysis(analysis, progress=None if progress else False)
+        result = run_analysis(analysis, progress=False if progress is False else None, on_stage=stage)
+        stage("writing the report")
         out_dir = write_report(result, target, description=analysis.description, inputs=inputs)
     except PrognosisError as exc:
         _fail(exc)

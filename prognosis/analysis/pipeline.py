@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +50,8 @@ def _question(spec: AnalysisSpec, result_vars: dict) -> str:
 
 
 def run(spec: AnalysisSpec, *, progress: bool | None = None,
-        tables: Mapping[str, TableSource] | None = None) -> AnalysisResult:
+        tables: Mapping[str, TableSource] | None = None,
+        on_stage: Callable[[str], None] | None = None) -> AnalysisResult:
     """Run the analysis a spec describes.
 
     Parameters
@@ -58,9 +59,13 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
     spec : AnalysisSpec
         See :func:`prognosis.spec.load_spec`.
     progress : bool, optional
-        Progress bar for the bootstrap: None shows one only on a terminal, False never.
+        Progress bars for the bootstrap and multiple imputation: None shows them only on a
+        terminal, False never.
     tables : mapping of str to DataFrame or path, optional
         Tables read from these instead of the spec's ``path`` (see :func:`prognosis.analyse`).
+    on_stage : callable, optional
+        Called with a short description (e.g. ``"assembling the cohort"``) as each stage starts,
+        including each optional section that the spec asks for; the CLI prints these.
 
     Returns
     -------
@@ -72,10 +77,21 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
         With the file, row and column at fault where there is one.
     """
     options = spec.options
+    stage = on_stage or (lambda description: None)
+    enabled = _enabled_sections(spec)
+
+    def section(name: str, compute, *args, **kwargs):
+        if name in enabled:
+            stage(enabled[name])
+        return runner.run(name, compute, *args, **kwargs)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PrognosisWarning)
+        stage(f"reading {len(spec.tables)} table{'s' if len(spec.tables) != 1 else ''}")
         tables = read_tables(spec.tables, tables)
+        stage("assembling the cohort")
         cohort = _assemble(spec, tables)
+        stage("Kaplan–Meier and Cox models")
         sections.check_km_groups(cohort, spec)
         by = cohort.variables[spec.km.by]
         km = kaplan_meier_by(cohort.time, cohort.event, level_labels(cohort.data[by.name], by),
@@ -89,15 +105,15 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
         models = compare_models(cohort, spec.marker.name, tuple(c.name for c in spec.covariates),
                                 ties=options.ties, strata=options.strata, robust=options.robust,
                                 cluster=options.cluster, interactions=options.interactions)
-        ph = runner.run("ph_test", sections.proportional_hazards, cohort, spec, models)
-        validation = runner.run("validation", sections.validation, cohort, spec, models, progress=progress)
-        subgroups = runner.run("subgroups", sections.subgroups, cohort, spec)
-        misclassification = runner.run("misclassification", sections.misclassification, cohort, spec, models)
-        competing, competing_unknown = runner.run("competing", sections.competing, cohort, spec, models,
-                                                  fallback=(None, 0))
-        imputation = runner.run("imputation", sections.imputation, cohort, spec)
-        associations = runner.run("associations", sections.associations_section, cohort, spec)
-        table1 = runner.run("table1", sections.table1, cohort, spec)
+        ph = section("ph_test", sections.proportional_hazards, cohort, spec, models)
+        validation = section("validation", sections.validation, cohort, spec, models, progress=progress)
+        subgroups = section("subgroups", sections.subgroups, cohort, spec)
+        misclassification = section("misclassification", sections.misclassification, cohort, spec, models)
+        competing, competing_unknown = section("competing", sections.competing, cohort, spec, models,
+                                               fallback=(None, 0))
+        imputation = section("imputation", sections.imputation, cohort, spec, progress=progress)
+        associations = section("associations", sections.associations_section, cohort, spec)
+        table1 = section("table1", sections.table1, cohort, spec)
     notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PrognosisWarning)))
     for note in notes:
         logger.warning(note)
@@ -111,6 +127,27 @@ def run(spec: AnalysisSpec, *, progress: bool | None = None,
         competing=competing, competing_unknown_cause=competing_unknown, imputation=imputation,
         associations=associations, table1=table1, misclassification=misclassification, not_computed=tuple(runner.not_computed),
     )
+
+
+def _enabled_sections(spec: AnalysisSpec) -> dict[str, str]:
+    """The optional sections the spec asks for, each with the line announcing it."""
+    options = spec.options
+    enabled = {
+        "ph_test": (options.ph_test, "proportional-hazards test"),
+        "validation": (options.validation is not None,
+                       f"validation ({options.validation.bootstrap} bootstrap replicates)"
+                       if options.validation is not None else ""),
+        "subgroups": (bool(options.subgroups), "subgroup analyses"),
+        "misclassification": (options.misclassification is not None,
+                              f"misclassification bias analysis ({options.misclassification.draws} draws)"
+                              if options.misclassification is not None else ""),
+        "competing": (options.competing is not None, "competing risks"),
+        "imputation": (options.missing.method == "multiple_imputation",
+                       f"multiple imputation (m = {options.missing.m})"),
+        "associations": (bool(options.associations), "associations with the marker"),
+        "table1": (True, "table 1"),
+    }
+    return {name: line for name, (on, line) in enabled.items() if on}
 
 
 def _assemble(spec: AnalysisSpec, tables: list[Table]) -> Cohort:

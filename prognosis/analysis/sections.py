@@ -269,7 +269,7 @@ def followup(cohort: Cohort) -> FollowUpResult:
         return median_followup(cohort.time, cohort.event, conf_type="log-log")
 
 
-def imputation(cohort: Cohort, spec: AnalysisSpec) -> ImputationResult | None:
+def imputation(cohort: Cohort, spec: AnalysisSpec, *, progress: bool | None = None) -> ImputationResult | None:
     """The adjusted Cox model with missing marker and covariates multiply imputed (Rubin's rules)."""
     options = spec.options.missing
     if options.method != "multiple_imputation" or cohort.eligible is None:
@@ -278,7 +278,7 @@ def imputation(cohort: Cohort, spec: AnalysisSpec) -> ImputationResult | None:
     covariates = [cohort.variables[c.name] for c in spec.covariates]
     return multiple_imputation_cox(cohort.eligible, time=TIME, event=EVENT, marker=marker, covariates=covariates,
                                    m=options.m, seed=options.seed, ties=spec.options.ties,
-                                   iterations=options.iterations)
+                                   iterations=options.iterations, progress=progress)
 
 
 CENSORED = "censored"

@@ -11,7 +11,6 @@ B = 200 on a few hundred patients takes seconds (benchmarks/bootstrap_validation
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from prognosis.stats.cox import Ties, fit_cox
 from prognosis.stats.cox_engine import CoxFitError, newton_cox
 from prognosis.stats.design import Design
 from prognosis.stats.discrimination import harrell_c
+from prognosis.stats.progress import progress_reporter
 
 logger = logging.getLogger(__name__)
 
@@ -114,20 +114,6 @@ def _indexes(time: np.ndarray, event: np.ndarray, lp: np.ndarray, ties: Ties, *,
     return np.array([dxy, _r2(loglik, loglik_null, time.size), slope])
 
 
-def _progress_reporter(progress: bool | Callable[[int, int], None] | None, total: int):
-    """(callback, closer): a rich bar only when asked or by default and stderr is a terminal."""
-    if callable(progress):
-        return progress, lambda: None
-    if progress is False or not sys.stderr.isatty():
-        return (lambda done, total: None), lambda: None
-    from rich.progress import Progress
-
-    bar = Progress(transient=True)
-    task = bar.add_task("bootstrap validation", total=total)
-    bar.start()
-    return (lambda done, total: bar.update(task, completed=done)), bar.stop
-
-
 def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.ndarray, *, B: int = 200,
                        seed: int | np.random.Generator | None = 1, ties: Ties = "efron",
                        progress: bool | Callable[[int, int], None] | None = None) -> ValidationResult:
@@ -199,7 +185,7 @@ def bootstrap_validate(time: np.ndarray, event: np.ndarray, design: Design | np.
                                 n=int(n), n_events=int(event.sum()))
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     training, test = [], []
-    report, close = _progress_reporter(progress, B)
+    report, close = progress_reporter(progress, B, "bootstrap validation")
     try:
         for b in range(B):
             rows = rng.integers(0, n, n)

@@ -8,6 +8,7 @@ tests the marker's terms with D1 (pooled Wald) and D3 (pooled likelihood ratio).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,8 @@ def _loglik_at(time: np.ndarray, event: np.ndarray, design: Design, coef: np.nda
 
 def multiple_imputation_cox(data: pd.DataFrame, *, time: str, event: str, marker: Variable,
                             covariates: list[Variable], m: int = 20, seed: int = 1, ties: Ties = "efron",
-                            iterations: int = 10, conf_level: float = 0.95) -> ImputationResult:
+                            iterations: int = 10, conf_level: float = 0.95,
+                            progress: bool | Callable[[int, int], None] | None = None) -> ImputationResult:
     """Cox model of the marker adjusted for covariates, with missing values multiply imputed.
 
     Parameters
@@ -95,6 +97,9 @@ def multiple_imputation_cox(data: pd.DataFrame, *, time: str, event: str, marker
         Imputations, chained-equation cycles per imputation, and the seed of all draws.
     ties : {"efron", "breslow"}
     conf_level : float
+    progress : bool or callable, optional
+        ``callback(done, m)`` after each imputed data set; or True/None for a progress bar on
+        stderr when it is a terminal (never otherwise), False for none.
 
     Returns
     -------
@@ -114,7 +119,8 @@ def multiple_imputation_cox(data: pd.DataFrame, *, time: str, event: str, marker
     Royston P (2009) Stat Med 28:1982-1998.
     """
     variables = [marker, *covariates]
-    imputations = impute_chained(data, variables, time=time, event=event, m=m, iterations=iterations, seed=seed)
+    imputations = impute_chained(data, variables, time=time, event=event, m=m, iterations=iterations, seed=seed,
+                                 progress=progress)
     time_values = data[time].to_numpy(dtype=float)
     event_values = data[event].to_numpy(dtype=float)
     coefs, vcovs, full_designs, base_designs, loglik_full, loglik_base, base_coefs = [], [], [], [], [], [], []

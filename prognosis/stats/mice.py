@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ from prognosis.cohort.variable import Variable
 from prognosis.errors import ModelError
 from prognosis.stats.checks import check_survival
 from prognosis.stats.design import level_labels
+from prognosis.stats.progress import progress_reporter
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +175,8 @@ class _Column:
 
 def impute_chained(data: pd.DataFrame, variables: list[Variable], *, time: str | np.ndarray,
                    event: str | np.ndarray, m: int = 20, iterations: int = 10,
-                   seed: int | np.random.Generator) -> list[pd.DataFrame]:
+                   seed: int | np.random.Generator,
+                   progress: bool | Callable[[int, int], None] | None = None) -> list[pd.DataFrame]:
     """Multiple imputation by chained equations of the missing values of ``variables``.
 
     Parameters
@@ -191,6 +194,9 @@ def impute_chained(data: pd.DataFrame, variables: list[Variable], *, time: str |
         Cycles through the incomplete variables per data set (``mice(maxit = ...)``).
     seed : int or numpy.random.Generator
         Seeds the draws; the same seed gives the same imputations.
+    progress : bool or callable, optional
+        ``callback(done, m)`` after each imputed data set; or True/None for a progress bar on
+        stderr when it is a terminal (never otherwise), False for none.
 
     Returns
     -------
@@ -223,22 +229,33 @@ def impute_chained(data: pd.DataFrame, variables: list[Variable], *, time: str |
     incomplete = [i for i, column in enumerate(template) if column.missing.any()]
     logger.info("imputing %d incomplete variables, m = %d, %d iterations", len(incomplete), m, iterations)
     imputations = []
-    for _ in range(m):
-        columns = [copy.copy(source) for source in template]
-        for column in columns:
-            column.values = column.values.copy()
-            # start from a random draw of the observed values, as mice does
-            observed = column.values[~column.missing]
-            column.values[column.missing] = rng.choice(observed, size=int(column.missing.sum()))
-        for _ in range(iterations):
-            for i in incomplete:
-                _impute_one(columns, i, base, rng)
-        completed = data.copy()
-        for column in columns:
-            if column.missing.any():
-                completed[column.var.name] = column.decode(data[column.var.name])
-        imputations.append(completed)
+    report, close = progress_reporter(progress, m, "multiple imputation")
+    try:
+        for done in range(1, m + 1):
+            imputations.append(_impute_set(data, template, incomplete, base, iterations, rng))
+            report(done, m)
+    finally:
+        close()
     return imputations
+
+
+def _impute_set(data: pd.DataFrame, template: list[_Column], incomplete: list[int], base: np.ndarray,
+                iterations: int, rng: np.random.Generator) -> pd.DataFrame:
+    # one completed data set: a fresh random start, then `iterations` chained-equation cycles
+    columns = [copy.copy(source) for source in template]
+    for column in columns:
+        column.values = column.values.copy()
+        # start from a random draw of the observed values, as mice does
+        observed = column.values[~column.missing]
+        column.values[column.missing] = rng.choice(observed, size=int(column.missing.sum()))
+    for _ in range(iterations):
+        for i in incomplete:
+            _impute_one(columns, i, base, rng)
+    completed = data.copy()
+    for column in columns:
+        if column.missing.any():
+            completed[column.var.name] = column.decode(data[column.var.name])
+    return completed
 
 
 def _impute_one(columns: list[_Column], target: int, base: np.ndarray, rng: np.random.Generator) -> None:

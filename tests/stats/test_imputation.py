@@ -171,3 +171,22 @@ def test_mi_beats_complete_case_under_mar():
     truth = np.array([0.5, 0.5])
     assert np.abs(mi.pooled.coef - truth).sum() < np.abs(cc.coef - truth).sum()
     assert abs(mi.pooled.coef[1] - 0.5) < 0.1 < abs(cc.coef[1] - 0.5)
+
+
+def test_imputation_progress_callback_is_called_once_per_imputation(holes):
+    variables = [MARKER, *COVARIATES]
+    calls: list[tuple[int, int]] = []
+    reported = impute_chained(holes, variables, time="time", event="cens", m=2, iterations=1, seed=3,
+                              progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
+    # reporting changes nothing drawn
+    silent = impute_chained(holes, variables, time="time", event="cens", m=2, iterations=1, seed=3, progress=False)
+    for a, b in zip(reported, silent):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_multiple_imputation_cox_passes_the_progress_callback_on(holes):
+    calls: list[tuple[int, int]] = []
+    multiple_imputation_cox(holes, time="time", event="cens", marker=MARKER, covariates=COVARIATES, m=2,
+                            iterations=1, seed=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
