@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prognosis._json import finite_or_none
-from prognosis.stats.group_tests import _chi_square, _components, _p
+from prognosis.stats.logrank_core import _chi_square, _components, _p
 
 logger = logging.getLogger(__name__)
 
