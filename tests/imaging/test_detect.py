@@ -11,7 +11,8 @@ from scipy import ndimage
 from prognosis.imaging.filters import resample_to_spacing
 from prognosis.imaging.extract import analyse
 from prognosis.imaging.params import ExtractionParameters
-from prognosis.simulate.phantom import PhantomParameters, make_lesion, render_view
+from prognosis.simulate.lesions import PhantomParameters, make_lesion
+from prognosis.simulate.phantom_view import render_view
 
 
 def _view(spacing_mm: float, cls: str, seed: int):

@@ -295,7 +295,7 @@ def test_padding_over_the_whole_image_is_blank(tmp_path):
 def _phantom_exposure(seed: int, cls: str = "crushed_stone") -> np.ndarray:
     """A 512 x 400 (0.1 mm) CC view from the phantom renderer, with calcifications of ``cls``."""
     from prognosis.simulate.lesions import PhantomParameters, make_lesion
-    from prognosis.simulate.phantom import render_view
+    from prognosis.simulate.phantom_view import render_view
 
     rng = np.random.default_rng(seed)
     lesion = make_lesion(cls, 34.0, 21.0, rng, PhantomParameters())

@@ -34,7 +34,7 @@ def _encoder(uid: str):
 @pytest.fixture(scope="module")
 def exposure() -> np.ndarray:
     from prognosis.simulate.lesions import PhantomParameters, make_lesion
-    from prognosis.simulate.phantom import render_view
+    from prognosis.simulate.phantom_view import render_view
 
     rng = np.random.default_rng(11)
     lesion = make_lesion("casting", 34.0, 21.0, rng, PhantomParameters())

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from prognosis.simulate.lesions import duct_tree
-from prognosis.simulate.phantom import power_law_noise
+from prognosis.simulate.phantom_view import power_law_noise
 
 __all__ = ["clustered_lumpy", "power_law_noise", "strand_map", "spectral_slope"]
 

@@ -31,7 +31,8 @@ from prognosis.simulate.families import acquisition as acq_mod
 from prognosis.simulate.families.anatomy import clustered_lumpy, power_law_noise, strand_map
 from prognosis.simulate.families.raster import add_patch, thickness_patch
 from prognosis.simulate.families.shapes import ShapeRanges, make_calcs
-from prognosis.simulate.phantom import CLASSES, SMALL_FIELD_MM, project
+from prognosis.simulate.phantom import CLASSES, SMALL_FIELD_MM
+from prognosis.simulate.phantom_view import project
 
 logger = logging.getLogger(__name__)
 
