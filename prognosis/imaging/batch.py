@@ -30,6 +30,7 @@ from prognosis.errors import DicomError
 from prognosis.imaging.classify import BREAST_COLUMNS, combine_breasts
 from prognosis.imaging.extract import IMAGE_COLUMNS, extract_image
 from prognosis.imaging.output_files import OutputPlan, check_extract_outputs, remove_stale_work_files, write_outputs
+from prognosis.imaging.failures import failures_table
 from prognosis.imaging.params import ExtractionParameters
 from prognosis.imaging.per_patient import RULES, BreastSelection, select_breasts
 
@@ -336,39 +337,6 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
     n_ok = int((images["status"] == "ok").sum()) if len(images) else 0
     return BatchResult(breasts, details.reset_index(drop=True), images, clusters, calcifications, total, n_ok,
                        int(len(images) - n_ok), len(done), selection, outputs)
-
-
-FAILURE_COLUMNS = ("file", "tag", "keyword", "error", "reader_messages")
-
-
-def failures_table(images: pd.DataFrame) -> pd.DataFrame:
-    """One row per file reported and skipped: the file, the tag at fault and its keyword (empty when the
-    file is not DICOM at all or the analysis failed), the error and what pydicom said about the file.
-
-    Written beside the outputs as ``<stem>.failures.csv`` (always CSV: it is read by people), with a
-    header even when no file failed.
-    """
-    if not len(images):
-        return pd.DataFrame(columns=list(FAILURE_COLUMNS))
-    failed = images[images["status"] != "ok"]
-    tags = failed["error_tag"].astype("string") if "error_tag" in failed else pd.Series(pd.NA, index=failed.index)
-    keywords = [_keyword(t) for t in tags]
-    messages = failed["reader_messages"] if "reader_messages" in failed else pd.Series(pd.NA, index=failed.index)
-    return pd.DataFrame({"file": failed["file"].to_numpy(), "tag": tags.to_numpy(), "keyword": keywords,
-                         "error": failed["error"].to_numpy(), "reader_messages": messages.to_numpy()},
-                        columns=list(FAILURE_COLUMNS))
-
-
-def _keyword(tag) -> str | None:
-    """``Rows`` for ``(0028,0010)``; None when there is no tag."""
-    from pydicom.datadict import keyword_for_tag
-
-    if not isinstance(tag, str) or len(tag) != 11:
-        return None
-    try:
-        return keyword_for_tag(int(tag[1:5] + tag[6:10], 16)) or None
-    except ValueError:
-        return None
 
 
 def _write_outputs(plan: OutputPlan, breasts, details, images, clusters, calcifications,

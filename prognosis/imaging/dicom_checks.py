@@ -65,6 +65,16 @@ def tag_of(keyword: str) -> str:
     return "" if tag is None else _format(tag)
 
 
+def keyword_of(tag: object) -> str | None:
+    """``Rows`` for ``"(0028,0010)"`` (the inverse of :func:`tag_of`); None when there is no such tag."""
+    if not isinstance(tag, str) or len(tag) != 11:
+        return None
+    try:
+        return keyword_for_tag(int(tag[1:5] + tag[6:10], 16)) or None
+    except ValueError:
+        return None
+
+
 def _format(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
