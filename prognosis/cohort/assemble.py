@@ -25,10 +25,10 @@ import pandas as pd
 from prognosis._suggest import did_you_mean
 from prognosis.cohort import derived
 from prognosis.cohort.flow import FlowStep, check_flow_balances
+from prognosis.cohort.join import ROW_PREFIX, join_tables
 from prognosis.cohort.readers import Table
 from prognosis.cohort.variable import Variable
 from prognosis.dictionary import ColumnSpec
-from prognosis.dictionary.duplicates import describe_repeats, repeated_keys
 from prognosis.errors import DataValidationError, ModelError, SpecError, Violation
 from prognosis.spec import DAYS_PER_UNIT, EndpointSpec, VariableSpec
 from prognosis.spec.derive import Derivation
@@ -40,7 +40,6 @@ TIME = "_time"
 EVENT = "_event"
 #: True where follow-up was cut at the horizon: whatever happened later is censored.
 BEYOND_HORIZON = "_beyond_horizon"
-_ROW_PREFIX = "_row:"
 
 #: Spec keys whose columns the report shows level by level or summarises: a date there would
 #: print patients' dates (or their nanosecond counts), and a free-text column their identifiers.
@@ -54,10 +53,10 @@ def _check_not_reserved(tables: list[Table]) -> None:
     reserved = {TIME, EVENT, BEYOND_HORIZON}
     for table in tables:
         for column in table.data.columns:
-            if column in reserved or str(column).startswith(_ROW_PREFIX):
+            if column in reserved or str(column).startswith(ROW_PREFIX):
                 raise SpecError(
                     f"table {table.name!r} ({Path(table.path).name}) has a column {column!r}, a name prognosis "
-                    f"uses for the cohort's own columns ({', '.join(sorted(reserved))}, {_ROW_PREFIX}<table>); "
+                    f"uses for the cohort's own columns ({', '.join(sorted(reserved))}, {ROW_PREFIX}<table>); "
                     "rename it in the table and its dictionary")
 
 
@@ -177,47 +176,6 @@ def _check_not_key(join: str, names: dict[str, str]) -> None:
                             f"{_role_words(role)}")
 
 
-def _repeated_keys(table: Table, key: str) -> list[Violation]:
-    """One row per patient is what a survival analysis joins: name every repeated key (linear in rows)."""
-    ids = table.data[key]
-    rows = table.data.index.to_numpy()   # already the spreadsheet rows
-    values = ids.to_numpy()
-    suffix = f"; the analysis needs one row per {key} in every table"
-    if "laterality" in table.data.columns:
-        suffix += " (one row per breast? keep the tumour's side: prognosis extract --tumour-side)"
-    return [Violation(table.path, int(rows[p]), key, str(values[p]), f"repeats the join key ({where}){suffix}")
-            for p, where in describe_repeats(repeated_keys(ids), rows)]
-
-
-def _join(tables: list[Table], key: str) -> tuple[pd.DataFrame, list[FlowStep], int]:
-    empty = [Violation(t.path, None, None, None, f"(table {t.name!r}) has a header but no data rows, so it gives "
-                       "no patient to the join") for t in tables if t.n_rows == 0]
-    if empty:
-        raise DataValidationError(empty)
-    repeated = [v for table in tables for v in _repeated_keys(table, key)]
-    if repeated:
-        raise DataValidationError(repeated)
-    keyed = []
-    for table in tables:
-        frame = table.data.copy()
-        frame[_ROW_PREFIX + table.name] = frame.index.to_numpy()
-        keyed.append(frame.set_index(key))
-    union = pd.Index([], dtype=object)
-    for frame in keyed:
-        union = union.append(frame.index.difference(union, sort=False))
-    counts = ", ".join(f"{t.name} ({t.n_rows} rows)" for t in tables)
-    flow = [FlowStep("patients read", len(union), 0, len(union), f"union of {key} over {counts}")]
-    present = union
-    for table, frame in zip(tables, keyed):
-        kept = present[present.isin(frame.index)]
-        flow.append(FlowStep(f"present in {table.name}", len(present), len(present) - len(kept), len(kept),
-                             f"no row in {Path(table.path).name}"))
-        present = kept
-    joined = pd.concat([frame.reindex(present) for frame in keyed], axis=1)
-    joined.index.name = key
-    return joined.reset_index(), flow, len(union)
-
-
 def _as_written(value: object) -> str:
     """A typed cell back as a person would have typed it (0 not 0.0, a date without 00:00:00)."""
     if isinstance(value, pd.Timestamp):
@@ -228,7 +186,7 @@ def _as_written(value: object) -> str:
 
 
 def _bad_rows(joined: pd.DataFrame, mask: pd.Series, table: Table, column: str, rule: str) -> list[Violation]:
-    rows = joined.loc[mask, _ROW_PREFIX + table.name].astype(int)
+    rows = joined.loc[mask, ROW_PREFIX + table.name].astype(int)
     values = joined.loc[mask, column]
     return [Violation(table.path, int(r), column, _as_written(v), rule) for r, v in zip(rows, values)]
 
@@ -341,7 +299,7 @@ def assemble_cohort(
             model_vars[name] = _variable(where, VariableSpec(name), located, model=False)
     kept = {name: _variable(where, VariableSpec(name), located, model=False)
             for name, where in (optional or {}).items() if name not in model_vars}
-    joined, flow, n_read = _join(tables, join)
+    joined, flow, n_read = join_tables(tables, join)
     days, bad_time = _derive_time(joined, endpoint, in_tables)   # the endpoint comes from the tables
     event, bad_event = _derive_event(joined, endpoint, in_tables)
     if bad_time or bad_event:
@@ -406,4 +364,4 @@ def _censor_at(frame: pd.DataFrame, horizon: float) -> pd.DataFrame:
 
 def row_of(cohort: Cohort, table: str) -> pd.Series:
     """Source row numbers (spreadsheet style) of the cohort's patients in ``table``."""
-    return cohort.data[_ROW_PREFIX + table]
+    return cohort.data[ROW_PREFIX + table]
