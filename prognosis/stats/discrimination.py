@@ -110,8 +110,13 @@ def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     as R's concordance does (0 / 0).
     """
     time, event = check_survival(time, event, risk=risk)
+    return _harrell_c(time, event, np.asarray(risk, dtype=float))
+
+
+def _harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
+    """:func:`harrell_c` on checked arrays (near ties already merged, once, as R does)."""
     try:
-        return float(concordance_index(time, -np.asarray(risk, dtype=float), event))
+        return float(concordance_index(time, -risk, event))
     except ZeroDivisionError:  # lifelines: "No admissable pairs in the dataset."
         return float("nan")
 
@@ -151,12 +156,19 @@ def uno_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tau: float) 
     ymax = tau)`` (survival 3.5); Uno H et al. (2011) Stat Med 30:1105-1117.
     """
     time, event = check_survival(time, event, risk=risk)
-    risk = np.asarray(risk, dtype=float)
+    return _uno_c(time, event, np.asarray(risk, dtype=float), tau=tau)
+
+
+def _uno_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tau: float) -> float:
+    """:func:`uno_c` on checked arrays (near ties already merged, once, as R does)."""
     case_times = np.unique(time[(event == 1) & (time <= tau)])
     weights = _censoring_survival_before(time, event, case_times) ** -2.0
+    # sorted once: each case time's controls are then a masked slice, already in order
+    order = np.argsort(risk, kind="stable")
+    risk_sorted, time_sorted, event_sorted = risk[order], time[order], event[order]
     numerator = denominator = 0.0
     for t, weight in zip(case_times, weights):
-        controls = np.sort(risk[(time > t) | ((time == t) & (event == 0))])
+        controls = risk_sorted[(time_sorted > t) | ((time_sorted == t) & (event_sorted == 0))]
         cases = risk[(time == t) & (event == 1)]
         lower = np.searchsorted(controls, cases, side="left")
         tied = np.searchsorted(controls, cases, side="right") - lower
@@ -221,7 +233,7 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
     surv = Surv.from_arrays(event.astype(bool), time)
     tau = float(times[-1])
     nan = float("nan")
-    uno = uno_c(time, event, risk, tau=tau)
+    uno = _uno_c(time, event, risk, tau=tau)
     if np.isnan(uno):
         warnings.warn(f"Uno's C (truncated at {tau:g}) is undefined (no event by {tau:g} with a patient "
                       "followed beyond it); reported as null", PrognosisWarning, stacklevel=2)
@@ -247,7 +259,7 @@ def discrimination(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, tim
                                          brier, tau=tau), dtype=float)
         if times.size >= 2 and np.isfinite(brier).all():
             integrated = float(integrated_brier_score(surv, surv, survival_at_times, times))
-    c_index = harrell_c(time, event, risk)
+    c_index = _harrell_c(time, event, risk)
     if np.isnan(c_index):
         warnings.warn("Harrell's C is undefined (no comparable pair of patients); reported as null",
                       PrognosisWarning, stacklevel=2)
