@@ -131,11 +131,6 @@ def proportional_hazards(cohort: Cohort, spec: AnalysisSpec, models: ModelCompar
     """Scaled-Schoenfeld test of the adjusted model, per variable and global (R ``cox.zph``)."""
     if not spec.options.ph_test or models.design is None or not models.adjusted.terms:
         return None
-    if np.unique(cohort.time[cohort.event == 1]).size < 2:
-        # The test regresses the scaled Schoenfeld residuals on (a transform of) time: with one event
-        # time there is no slope to estimate, and R's cox.zph stops ("system is exactly singular").
-        raise ModelError("every event happened at the same time, so the scaled Schoenfeld residuals cannot be "
-                         "regressed on time (R cox.zph: system is exactly singular)")
     return ph_test(cohort.time, cohort.event, models.design, models.adjusted, transform="km", strata=models.strata)
 
 

@@ -31,7 +31,7 @@ def project(points_mm: np.ndarray, view: str, mlo_angle_deg: float = 45.0) -> np
     return np.stack([points_mm[:, 0], points_mm[:, 1] * math.cos(a) + points_mm[:, 2] * math.sin(a)], axis=1)
 
 
-def _segment_distance(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def segment_distance(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     t = np.clip(((px - a[0]) * ab[0] + (py - a[1]) * ab[1]) / max(ab @ ab, 1e-12), 0, 1)
     return np.hypot(px - (a[0] + t * ab[0]), py - (a[1] + t * ab[1]))
@@ -59,7 +59,7 @@ def _particle_thickness(p: Particle, pts: np.ndarray, spacing_mm: float):
         r = p.width_mm / 2
         dist = np.full_like(px, np.inf)
         for a, b in zip(pts[:-1], pts[1:]):
-            dist = np.minimum(dist, _segment_distance(px, py, a, b))
+            dist = np.minimum(dist, segment_distance(px, py, a, b))
         thick = 2 * np.sqrt(np.clip(r * r - dist ** 2, 0, None))
     else:  # polygon fragment of roughly uniform thickness, thinner at its rim
         from skimage.measure import points_in_poly
@@ -158,7 +158,7 @@ def render_view(lesion: Lesion, *, view: str, laterality: str, spacing_mm: float
         if (centre[0] / breast_depth_mm) ** 2 + ((centre[1] - centre_y) / breast_half_height_mm) ** 2 >= 1:
             continue   # a duct drawn past the skin line: no tissue there, so no calcification either
         r0, c0, patch = _particle_thickness(p, pts, spacing_mm)
-        _add_patch(calc, r0, c0, patch)
+        add_patch(calc, r0, c0, patch)
         length = float(np.sum(np.linalg.norm(np.diff(pts, axis=0), axis=1))) if p.kind == "cast" else p.width_mm
         truth.append({"x_mm": centre[0], "y_mm": centre[1], "length_mm": max(length, p.width_mm),
                       "width_mm": p.width_mm, "kind": p.kind})
@@ -199,7 +199,7 @@ def _add_strand(target: np.ndarray, points_mm: np.ndarray, width_mm: float, spac
         centre[rr, cc] = True
     r = width_mm / 2
     dist_mm = _distance_near(centre, int(np.ceil(r / spacing_mm)) + 1) * spacing_mm
-    _add_patch(target, lo[1], lo[0], 2 * np.sqrt(np.clip(r * r - dist_mm ** 2, 0, None)))
+    add_patch(target, lo[1], lo[0], 2 * np.sqrt(np.clip(r * r - dist_mm ** 2, 0, None)))
 
 
 _BLOCK = 64
@@ -232,7 +232,7 @@ def _distance_near(centre: np.ndarray, reach_px: int) -> np.ndarray:
     return dist
 
 
-def _add_patch(target: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> None:
+def add_patch(target: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> None:
     r1, c1 = r0 + patch.shape[0], c0 + patch.shape[1]
     rr0, cc0 = max(r0, 0), max(c0, 0)
     rr1, cc1 = min(r1, target.shape[0]), min(c1, target.shape[1])

@@ -202,6 +202,11 @@ def ph_test(time: np.ndarray, event: np.ndarray, design: Design, cox: CoxResult,
     x = design.matrix.to_numpy(dtype=float)
     if x.shape[0] != time.size:
         raise ModelError("the design and the follow-up have different numbers of patients")
+    if np.unique(time[event == 1]).size < 2:
+        # The test regresses the scaled Schoenfeld residuals on (a transform of) time: with one event
+        # time there is no slope to estimate, and R's cox.zph stops ("system is exactly singular").
+        raise ModelError("every event happened at the same time, so the scaled Schoenfeld residuals cannot be "
+                         "regressed on time (R cox.zph: system is exactly singular)")
     if strata is None:
         stratum = np.zeros(time.size, dtype=int)
     else:

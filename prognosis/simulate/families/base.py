@@ -29,10 +29,10 @@ from prognosis._csv import write_csv
 from prognosis.imaging.dicom_write import write_mammogram
 from prognosis.simulate.families import acquisition as acq_mod
 from prognosis.simulate.families.anatomy import clustered_lumpy, power_law_noise, strand_map
-from prognosis.simulate.families.raster import add_patch, thickness_patch
+from prognosis.simulate.families.raster import thickness_patch
 from prognosis.simulate.families.shapes import ShapeRanges, make_calcs
 from prognosis.simulate.phantom import CLASSES, SMALL_FIELD_MM
-from prognosis.simulate.phantom_view import project
+from prognosis.simulate.phantom_view import add_patch, project
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prognosis.simulate.phantom_view import segment_distance
+
 SUPERSAMPLE = 3
 
 
@@ -51,12 +53,6 @@ class Calc:
     role: str = "lesion"
 
 
-def _segment_distance(px, py, a, b):
-    ab = b - a
-    t = np.clip(((px - a[0]) * ab[0] + (py - a[1]) * ab[1]) / max(float(ab @ ab), 1e-12), 0, 1)
-    return np.hypot(px - (a[0] + t * ab[0]), py - (a[1] + t * ab[1]))
-
-
 def _chord(r: float | np.ndarray, d2: np.ndarray) -> np.ndarray:
     return 2 * np.sqrt(np.clip(r * r - d2, 0, None))
 
@@ -90,7 +86,7 @@ def thickness_patch(calc: Calc, pts: np.ndarray, spacing_mm: float) -> tuple[int
     elif calc.kind == "capsule":
         dist = np.full_like(px, np.inf)
         for a, b in zip(pts[:-1], pts[1:]):
-            dist = np.minimum(dist, _segment_distance(px, py, a, b))
+            dist = np.minimum(dist, segment_distance(px, py, a, b))
         thick = _chord(calc.width_mm / 2, dist ** 2)
     else:
         from skimage.measure import points_in_poly
@@ -102,12 +98,3 @@ def thickness_patch(calc: Calc, pts: np.ndarray, spacing_mm: float) -> tuple[int
     h, w = thick.shape[0] // s, thick.shape[1] // s
     patch = thick[:h * s, :w * s].reshape(h, s, w, s).mean(axis=(1, 3)).astype(np.float32)
     return int(lo[1]), int(lo[0]), patch
-
-
-def add_patch(target: np.ndarray, r0: int, c0: int, patch: np.ndarray) -> None:
-    """Add ``patch`` into ``target`` at (r0, c0), clipped to the image."""
-    r1, c1 = r0 + patch.shape[0], c0 + patch.shape[1]
-    rr0, cc0 = max(r0, 0), max(c0, 0)
-    rr1, cc1 = min(r1, target.shape[0]), min(c1, target.shape[1])
-    if rr1 > rr0 and cc1 > cc0:
-        target[rr0:rr1, cc0:cc1] += patch[rr0 - r0:rr1 - r0, cc0 - c0:cc1 - c0]
