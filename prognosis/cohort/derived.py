@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prognosis._cells import cell_text
 from prognosis._suggest import did_you_mean
 from prognosis.cohort.flow import FlowStep
 from prognosis.dictionary import ColumnSpec
@@ -112,15 +113,7 @@ def declare(derivations: tuple[Derivation, ...], columns: dict[str, ColumnSpec],
 
 def _as_text(values: pd.Series) -> list[str | None]:
     """Cells as text the way a map's codes are written (1.0 -> "1"), None where missing."""
-    out: list[str | None] = []
-    for v in values.astype(object):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(None)
-        elif isinstance(v, float) and v.is_integer():
-            out.append(str(int(v)))
-        else:
-            out.append(str(v))
-    return out
+    return [None if text is pd.NA else text for text in map(cell_text, values.astype(object))]
 
 
 def _mapped(frame: pd.DataFrame, d: Derivation) -> pd.Categorical:

@@ -21,6 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from prognosis._cells import cell_text
 from prognosis.dictionary.duplicates import describe_repeats, repeated_keys, rows_sharing_a_key
 from prognosis.dictionary.model import ColumnSpec, DataDictionary
 from prognosis.errors import DataValidationError, Violation
@@ -36,29 +37,11 @@ NOT_FINITE = ("is not a finite number (inf and nan are refused; if the column us
               "missing value, list it under `missing` in the dictionary)")
 
 
-def _cell_text(value: object, date_format: str | None) -> object:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return pd.NA
-    if isinstance(value, (bool, np.bool_)):
-        return "1" if value else "0"
-    if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
-            return pd.NA
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (pd.Timestamp, np.datetime64)) or hasattr(value, "strftime"):
-        return pd.Timestamp(value).strftime(date_format or "%Y-%m-%d")
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    return str(value).strip()
-
-
 def _column_text(column: pd.Series, date_format: str | None) -> pd.Series:
     if pd.api.types.infer_dtype(column, skipna=False) == "string":
         # A CSV's column: every cell already text, so strip them at once (not one call per cell).
         return column.str.strip().astype(object)
-    return column.map(lambda v: _cell_text(v, date_format)).astype(object)
+    return column.map(lambda v: cell_text(v, date_format)).astype(object)
 
 
 def to_text(raw: pd.DataFrame, dictionary: DataDictionary) -> pd.DataFrame:

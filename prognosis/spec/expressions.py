@@ -28,6 +28,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
+from prognosis._cells import cell_text
 from prognosis._suggest import did_you_mean
 from prognosis.errors import SpecError
 
@@ -267,9 +268,8 @@ class _Evaluator:
         if kind == "date":
             return pd.to_datetime(series).reset_index(drop=True)
         if kind == "text":
-            values = series.astype(object).to_numpy()
-            return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                             for v in values], dtype=object)
+            texts = map(cell_text, series.astype(object).to_numpy())
+            return np.array([None if text is pd.NA else text for text in texts], dtype=object)
         return series.to_numpy(dtype=float)
 
     def finite(self, result: np.ndarray, *inputs: np.ndarray) -> np.ndarray:

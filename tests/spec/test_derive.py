@@ -186,3 +186,12 @@ def test_derived_variable_as_stratum_subgroup_and_table1_through_the_pipeline(tm
     assert np.isfinite(result["cox"]["adjusted"]["terms"]["dec"]["coef"])
     assert result["provenance"]["derive"][1] == {"name": "dec", "form": "expr", "label": "age / 10",
                                                  "expr": "age / 10"}
+
+
+def test_a_missing_text_cell_held_as_pd_na_is_missing_in_a_map():
+    # pd.NA (a string column's missing cell) is missing, not the code '<NA>' the map does not cover.
+    import pandas as pd
+
+    from prognosis.cohort.derived import _as_text
+
+    assert _as_text(pd.Series(["I", pd.NA, 2.0, None], dtype=object)) == ["I", None, "2", None]

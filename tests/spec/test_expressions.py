@@ -148,3 +148,11 @@ def test_names_in_order_without_function_names():
     expr = parse_expression("log2(progrec + 1) + age / min(age, nodes)", "k")
     assert set(expr.names) == {"progrec", "age", "nodes"}
     assert_array_equal(values("age * 0"), [0.0, 0.0, NAN, 0.0])
+
+
+def test_a_missing_text_cell_held_as_pd_na_is_missing_not_false():
+    # A string column after validation holds pd.NA for a missing cell; compared with a literal it is
+    # missing (three-valued logic), so a population filter counts it as unknown, not as "not equal".
+    frame = pd.DataFrame({"stage": pd.Series(["IV", pd.NA, "II"], dtype=object)})
+    result = evaluate(parse_expression("stage == 'IV'", "population[0]"), frame, {"stage": "text"})
+    assert_array_equal(result.values, [1.0, NAN, 0.0])
