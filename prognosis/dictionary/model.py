@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from prognosis._numbers import is_finite
 from prognosis._suggest import did_you_mean
 from prognosis._yaml import read_yaml
 from prognosis.errors import DictionaryError
@@ -96,13 +97,6 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def _finite(value: int | float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
 def _flag(raw: dict, field: str, where: str) -> bool:
     value = raw.get(field, False)
     if not isinstance(value, bool):
@@ -167,7 +161,7 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
             raise DictionaryError(f"{where}: `{bound}` applies only to numeric columns ({name!r})")
         if raw.get(bound) is not None and (isinstance(raw[bound], bool) or not isinstance(raw[bound], (int, float))):
             raise DictionaryError(f"{where}: `{bound}` of column {name!r} must be a number, not {raw[bound]!r}")
-        if raw.get(bound) is not None and not _finite(raw[bound]):
+        if raw.get(bound) is not None and not is_finite(raw[bound]):
             # YAML reads .inf and .nan as floats; a bound of nan would pass every cell
             raise DictionaryError(f"{where}: `{bound}` of column {name!r} must be a finite number, not {raw[bound]!r}")
     if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from prognosis.spec.expressions import Expression, parse_expression
-from prognosis.spec.reader import SpecReader, is_finite
+from prognosis._numbers import is_finite
+from prognosis.spec.reader import SpecReader
 
 _FORMS = ("from", "map", "cut", "labels", "expr", "label")
 MAX_DERIVED = 200

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prognosis.spec.reader import SpecReader, is_finite
+from prognosis._numbers import is_finite
+from prognosis.spec.reader import SpecReader
 
 OPTION_KEYS: tuple[str, ...] = (
     "ties", "robust", "cluster", "strata", "ph_test", "interactions", "subgroups",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from prognosis._numbers import is_finite
 from prognosis._suggest import did_you_mean
 from prognosis.errors import SpecError
 
@@ -14,14 +14,6 @@ TIME_UNITS: tuple[str, ...] = ("days", "months", "years")
 _VARIABLE_KEYS = ("name", "reference")
 MAX_TIMES = 50
 """Most times a spec may list (``km.times``, ``validation.times``)."""
-
-
-def is_finite(value: int | float) -> bool:
-    """False for inf, nan and integers too large for a float (YAML reads 1000...0 as a Python int)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 @dataclass(frozen=True)
