@@ -85,6 +85,12 @@ def _date_parser(fmt: str) -> Callable[[pd.Series], pd.Series]:
     return lambda s: pd.to_datetime(s, format=fmt, errors="coerce")
 
 
+def _finite_number(s: pd.Series) -> pd.Series:
+    """The cells as numbers, infinite ones as NaN: a bound then passes them (NaN compares False)."""
+    number = _as_number(s)
+    return number.where(~np.isinf(number))
+
+
 def _checks(spec: ColumnSpec) -> list[pa.Check]:
     """pandera checks for one column; each check's ``error`` is the rule the user reads."""
     if spec.type == "numeric":
@@ -93,11 +99,11 @@ def _checks(spec: ColumnSpec) -> list[pa.Check]:
         # An infinite value is reported once, as not finite, not also as beyond a bound.
         if spec.min is not None:
             low = spec.min
-            checks.append(pa.Check(lambda s: ~(_as_number(s) < low) | np.isinf(_as_number(s)),
+            checks.append(pa.Check(lambda s: ~(_finite_number(s) < low),
                                    error=f"is below the minimum {low:g}"))
         if spec.max is not None:
             high = spec.max
-            checks.append(pa.Check(lambda s: ~(_as_number(s) > high) | np.isinf(_as_number(s)),
+            checks.append(pa.Check(lambda s: ~(_finite_number(s) > high),
                                    error=f"is above the maximum {high:g}"))
         return checks
     if spec.type == "binary":
