@@ -162,9 +162,8 @@ def extract_image(path: str | Path, params: ExtractionParameters = ExtractionPar
                pectoral_fraction=analysis.region.pectoral_fraction, n_candidates=analysis.detection.n_candidates,
                **summary)
     if overlay_dir is not None:
-        from prognosis.imaging.overlay import write_overlay
-        write_overlay(Path(overlay_dir) / (Path(file).with_suffix("").as_posix().replace("/", "__") + ".png"),
-                      analysis, calcs, clusters, image=row)
+        from prognosis.imaging.overlay import overlay_name, write_overlay
+        write_overlay(Path(overlay_dir) / overlay_name(file), analysis, calcs, clusters, image=row)
     row["seconds"] = time.perf_counter() - started
     row["reader_messages"] = "; ".join(messages) if messages else None
     return ImageResult(row, calcs.assign(file=file), clusters.assign(file=file))

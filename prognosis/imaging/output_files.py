@@ -50,11 +50,6 @@ def output_files(out: Path) -> dict[str, Path]:
     return files
 
 
-def overlay_name(file: str) -> str:
-    """The overlay PNG's name for an image (the rule of :func:`prognosis.imaging.extract.extract_image`)."""
-    return Path(file).with_suffix("").as_posix().replace("/", "__") + ".png"
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -162,6 +157,8 @@ def check_extract_outputs(out: str | Path, *, work_dir: str | Path | None = None
             current = _written_by_us(files)
     check_replaceable(work, kind=WORK_KIND, legacy=_is_legacy_work, ours=_WORK_FILE.match, option="--work-dir")
     if overlays is not None:
+        from prognosis.imaging.overlay import overlay_name   # with the drawing code: skimage loads on use
+
         names = {overlay_name(f) for f in dicom_files}
         check_replaceable(overlays, kind=OVERLAYS_KIND, option="--overlays",
                           ours=lambda e: e in names or (e.startswith(".tmp-") and e[5:] in names))
