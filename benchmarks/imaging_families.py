@@ -32,42 +32,60 @@ from sklearn.metrics import cohen_kappa_score
 from prognosis.imaging.batch import run_batch
 from prognosis.imaging.classify import CLASSES
 from prognosis.imaging.evaluate import confusion
+from prognosis.imaging.learned import (TRAINING_CLUSTERS, TRAINING_VIEWS, call_class, classify_with_model, fit_model,
+                                       view_evidence)
+from prognosis.imaging.params import ExtractionParameters
 from prognosis.simulate.families import FAMILIES, HELD_OUT
 
 pd.set_option("display.width", 200)
-FEATURES = ("calcification_class", "casting_score", "n_calcifications", "n_clusters", "extent_mm")
+RULES = ExtractionParameters(classifier="rules")
 
 
-def fit(features: pd.DataFrame, labels: pd.Series):
-    """Fit the breast classifier on the training families; the rules have nothing to fit (identity)."""
-    return None
+def fit(held_out: str):
+    """The learned classifier fitted on the shipped training tables of every family but ``held_out``.
+
+    The training tables hold the tuning families only (rendered with other seeds than this
+    benchmark's), so for the held-out family this is the shipped model itself.
+    """
+    clusters, views = pd.read_csv(TRAINING_CLUSTERS), pd.read_csv(TRAINING_VIEWS)
+    if held_out in set(views["family"]):
+        clusters, views = clusters[clusters["family"] != held_out], views[views["family"] != held_out]
+    return fit_model(clusters, views)
 
 
-def predict(model, features: pd.DataFrame) -> pd.Series:
-    """Classify breasts; with ``model`` None, the extractor's rule-based call."""
-    return features["calcification_class"].astype(str)
+def predict(model, clusters: pd.DataFrame, images: pd.DataFrame, casting_threshold: float) -> pd.DataFrame:
+    """Per breast: the calibrated probabilities and the call (``predicted``)."""
+    scored = classify_with_model(clusters, model)
+    evidence = view_evidence(scored, ["file"])
+    views = images[["file", "patient_id", "laterality", "n_coarse"]].merge(evidence, on="file", how="left")
+    proba = model.breast_probabilities(views.fillna({c: 0.0 for c in evidence.columns if c != "file"}),
+                                       ["patient_id", "laterality"])
+    return proba.assign(predicted=call_class(proba, casting_threshold))
 
 
 def render_and_extract(name: str, folder: Path, n: int, seed: int, workers: int) -> tuple[pd.DataFrame, dict]:
-    """Render family ``name`` and extract it: per-breast features with ``true_class``, and timings."""
+    """Render family ``name`` and extract it with the rules: per-breast truth with the rules' call
+    (``rule_class``), the cluster and image tables (``.attrs``), and timings."""
     family = FAMILIES[name]
     start = time.perf_counter()
     truth = family.simulate(folder / name, n=n, seed=seed, workers=workers)
     render = time.perf_counter() - start
     start = time.perf_counter()
-    result = run_batch(folder / name, folder / f"{name}.parquet", workers=workers if workers > 1 else None)
+    result = run_batch(folder / name, folder / f"{name}.parquet", params=RULES, workers=workers if workers > 1 else None)
     extract = time.perf_counter() - start
     ok = result.images[result.images["status"] == "ok"]
     merged = truth[["patient_id", "laterality", "calcification_class"]].rename(
         columns={"calcification_class": "true_class"}).merge(
-        result.breast_details[["patient_id", "laterality", *FEATURES]], on=["patient_id", "laterality"], how="left")
+        result.breast_details[["patient_id", "laterality", "calcification_class"]].rename(
+            columns={"calcification_class": "rule_class"}), on=["patient_id", "laterality"], how="left")
     calcs = pd.read_csv(folder / name / "truth_calcifications.csv")
     if "shape" in calcs.columns:      # the families' shape models (native: only the solid's kind)
         lesion = calcs[calcs["role"] == "lesion"]
         models = lesion.groupby("patient_id")["shape"].agg(lambda v: "+".join(sorted(set(v))))
         merged["models"] = merged["patient_id"].map(models).fillna("-")
     # a breast whose images all failed has no call: count it as "none" (missed), and say so
-    merged["calcification_class"] = merged["calcification_class"].fillna("none")
+    merged["rule_class"] = merged["rule_class"].fillna("none")
+    merged.attrs.update(clusters=result.clusters, images=ok)
     timing = {"images": 2 * n, "failed": int(result.n_failed), "render_s_per_image": render / (2 * n),
               "extract_wall_s_per_image": extract / (2 * n),
               "extract_cpu_s_per_image": float(ok["seconds"].mean()) if len(ok) else float("nan")}

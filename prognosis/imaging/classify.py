@@ -122,17 +122,41 @@ def summarize_view(calcifications: pd.DataFrame, clusters: pd.DataFrame,
         focus_extents = [max_extent_mm(xy[foci == f]) for f in range(n_foci)]
         focality = ("diffuse" if max(focus_extents) >= params.diffuse_min_extent_mm
                     else "multifocal" if n_foci > 1 else "unifocal")
-    return {"calcification_class": view_class, "n_calcifications": n_calcifications, "n_clusters": int(len(clusters)),
-            "n_suspicious_clusters": int(len(suspicious)), "n_foci": n_foci, "extent_mm": extent_mm,
-            "focality": focality,
-            "casting_score": float(clusters["casting_score"].max()) if len(clusters) else 0.0}
+    summary = {"calcification_class": view_class, "n_calcifications": n_calcifications,
+               "n_clusters": int(len(clusters)), "n_suspicious_clusters": int(len(suspicious)), "n_foci": n_foci,
+               "extent_mm": extent_mm, "focality": focality,
+               "casting_score": float(clusters["casting_score"].max()) if len(clusters) else 0.0,
+               "n_coarse": int(coarse.sum()) if len(calcifications) else 0}
+    # the learned classifier's evidence for the breast model: per lesion class, its most probable cluster
+    for c in CLASSES[1:]:
+        column = f"{c}_probability"
+        if column in clusters:
+            summary[f"max_{column}"] = float(clusters[column].max()) if len(clusters) else 0.0
+    return summary
+
+
+def _breast_probabilities(views: pd.DataFrame, params: ExtractionParameters) -> pd.DataFrame | None:
+    """The learned breast model's probabilities and call, indexed by (patient_id, laterality); None with the rules."""
+    if params.classifier != "learned" or views.empty:
+        return None
+    from prognosis.imaging.learned import call_class, shipped_model, VIEW_EVIDENCE
+    missing = [c for c in VIEW_EVIDENCE if c not in views]
+    if missing:
+        raise ValueError(f"the images table has no {missing}: it was extracted with classifier 'rules' "
+                         "(extract again, or combine with classifier='rules')")
+    proba = shipped_model().breast_probabilities(views, ["patient_id", "laterality"])
+    proba["calcification_class"] = call_class(proba, params.casting_threshold)
+    return proba.set_index(["patient_id", "laterality"])
 
 
 def combine_breasts(images: pd.DataFrame, params: ExtractionParameters = ExtractionParameters()) -> pd.DataFrame:
     """One row per breast (patient_id, laterality) from the per-image table.
 
     Uses the images whose ``status`` is ``ok``. Counts are the maximum over views (the same
-    calcifications are seen in CC and MLO, so views are not added).
+    calcifications are seen in CC and MLO, so views are not added). With the learned classifier
+    the breast's class is the breast model's call from the evidence of all its views and the
+    ``<class>_probability`` columns carry its calibrated probabilities; with the rules, the
+    worst class of its views and no probabilities.
 
     Returns
     -------
@@ -140,9 +164,14 @@ def combine_breasts(images: pd.DataFrame, params: ExtractionParameters = Extract
         :data:`BREAST_COLUMNS` then ``casting_score``, ``n_images`` and ``views``.
     """
     ok = images[images["status"] == "ok"] if "status" in images else images
+    probabilities = _breast_probabilities(ok, params)
     rows = []
     for (patient_id, laterality), views in ok.groupby(["patient_id", "laterality"], sort=True, dropna=False):
-        cls = worst_class(views["calcification_class"])
+        if probabilities is not None:
+            p = probabilities.loc[(patient_id, laterality)]
+            cls = p["calcification_class"]
+        else:
+            p, cls = None, worst_class(views["calcification_class"])
         extent_mm = views["extent_mm"].max(skipna=True)
         focalities = [f for f in views["focality"] if f in FOCALITY]
         rows.append({
@@ -153,6 +182,7 @@ def combine_breasts(images: pd.DataFrame, params: ExtractionParameters = Extract
             "extent": ("" if pd.isna(extent_mm) else
                        "extensive" if extent_mm >= params.extensive_min_extent_mm else "limited"),
             "focality": max(focalities, key=FOCALITY.index) if focalities else "",
+            **{column: float(p[column]) if p is not None else np.nan for column in PROBABILITY_COLUMNS},
             "casting_score": float(views["casting_score"].max()), "n_images": int(len(views)),
             "views": "+".join(sorted(views["view"].astype(str))),
         })

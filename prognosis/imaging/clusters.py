@@ -21,6 +21,12 @@ groups of at least ``min_count`` are clusters (single linkage; BI-RADS "grouped"
 ``upper_cnr``               75th percentile of the members' peak CNR: how conspicuous the brighter
                             particles are (crushed stone varies in size, so some stand out; powdery
                             calcifications are uniformly faint)
+``max_cnr``, ``max_length_mm``, ``max_diameter_mm``, ``median_elongation``
+``width_cv``                coefficient of variation of the calibre (a calcified vessel wall keeps its
+                            calibre; casts and crushed stone vary)
+``orientation_coherence``   length of the mean of exp(2i theta) over the elongated particles: 1 all
+                            parallel, 0 random, whatever the cluster's axis (0 when none is elongated)
+``median_spacing_mm``       median distance from each member to its nearest fellow member
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ logger = logging.getLogger(__name__)
 CLUSTER_COLUMNS = ("cluster_id", "n_calcifications", "x_mm", "y_mm", "extent_mm", "area_cm2", "density_per_cm2",
                    "axis_deg", "linearity", "alignment", "fraction_elongated", "fraction_branching",
                    "fraction_coarse", "coarse_area_fraction", "median_width_mm", "median_diameter_mm", "median_cnr",
-                   "area_cv", "upper_cnr")
+                   "area_cv", "upper_cnr", "max_cnr", "max_length_mm", "max_diameter_mm", "median_elongation", "width_cv",
+                   "orientation_coherence", "median_spacing_mm")
 
 
 def link_groups(xy_mm: np.ndarray, distance_mm: float) -> np.ndarray:
@@ -87,8 +94,9 @@ def _cluster_features(members: pd.DataFrame, params: ExtractionParameters) -> di
     if fine_elongated.any():
         theta = np.radians(members.loc[fine_elongated, "orientation_deg"].to_numpy())
         alignment = float(np.mean(np.cos(2 * (theta - np.radians(axis)))))
+        coherence = float(np.abs(np.mean(np.exp(2j * theta))))
     else:
-        alignment = 0.0
+        alignment = coherence = 0.0
     try:
         area_cm2 = ConvexHull(xy).volume / 100 if len(xy) >= 3 else 0.0
     except Exception:  # noqa: BLE001 - collinear points have no hull area
@@ -97,6 +105,9 @@ def _cluster_features(members: pd.DataFrame, params: ExtractionParameters) -> di
     areas = members["area_mm2"].to_numpy()
     coarse = is_coarse(members, params).to_numpy()
     cnr = members["cnr"].to_numpy()
+    widths = members["width_mm"].to_numpy()
+    # k=2: the nearest point other than the member itself (clusters have at least two members)
+    spacing = cKDTree(xy).query(xy, k=2)[0][:, 1] if len(xy) >= 2 else np.zeros(1)
     return {
         "n_calcifications": len(members), "x_mm": float(xy[:, 0].mean()), "y_mm": float(xy[:, 1].mean()),
         "extent_mm": max_extent_mm(xy) + float(members["length_mm"].mean()),
@@ -110,6 +121,11 @@ def _cluster_features(members: pd.DataFrame, params: ExtractionParameters) -> di
         "median_cnr": float(np.median(cnr)),
         "area_cv": float(areas.std() / areas.mean()) if areas.mean() > 0 else 0.0,
         "upper_cnr": float(np.percentile(cnr, 75)),
+        "max_cnr": float(cnr.max()), "max_length_mm": float(members["length_mm"].max()),
+        "max_diameter_mm": float(members["diameter_mm"].max()),
+        "median_elongation": float(members["elongation"].median()),
+        "width_cv": float(widths.std() / widths.mean()) if widths.mean() > 0 else 0.0,
+        "orientation_coherence": coherence, "median_spacing_mm": float(np.median(spacing)),
     }
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from prognosis.errors import DicomError
 from prognosis.imaging.classify import classify_clusters, summarize_view
 from prognosis.imaging.clusters import find_clusters
+from prognosis.imaging.learned import classify_with_model
 from prognosis.imaging.detect import Detection, detect_candidates
 from prognosis.imaging.filters import resample_to_spacing
 from prognosis.imaging.dicom import read_mammogram
@@ -31,7 +32,8 @@ IMAGE_COLUMNS = ("file", "status", "error", "error_tag", "patient_id", "laterali
                  "presentation_intent", "photometric", "presentation_lut_shape", "n_padding", "pixel_spacing_mm", "spacing_source", "working_spacing_mm",
                  "rows", "columns", "breast_area_mm2", "pectoral_fraction", "n_candidates", "calcification_class",
                  "n_calcifications", "n_clusters", "n_suspicious_clusters", "n_foci", "extent_mm", "focality",
-                 "casting_score", "seconds", "reader_messages")
+                 "casting_score", "n_coarse", "max_coarse_benign_probability", "max_powdery_probability",
+                 "max_crushed_stone_probability", "max_casting_probability", "seconds", "reader_messages")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,12 @@ def analyse(pixels: np.ndarray, spacing_mm: float, view: str, params: Extraction
                                    max_length_mm=params.max_length_mm)
     cluster_id, clusters = find_clusters(calcs, params)
     calcs = calcs.assign(cluster_id=cluster_id.to_numpy())
+    # how crowded the view is with candidates: in noisy or lumpy images, chance clusters are common
+    breast_cm2 = max(float(region.breast.sum()) * work_mm ** 2 / 100, 1e-6)
+    clusters = clusters.assign(view_candidates_per_cm2=detection.n_candidates / breast_cm2)
     clusters = classify_clusters(clusters, params)
+    if params.classifier == "learned":
+        clusters = classify_with_model(clusters)
     summary = summarize_view(calcs, clusters, params)
     return Analysis(work, work_mm, region, detection), calcs, clusters, summary
 

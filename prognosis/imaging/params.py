@@ -17,6 +17,8 @@ from prognosis.errors import SpecError
 
 logger = logging.getLogger(__name__)
 
+CLASSIFIERS = ("learned", "rules")
+
 
 @dataclass(frozen=True)
 class ExtractionParameters:
@@ -109,6 +111,16 @@ class ExtractionParameters:
         A focus at least this long is *diffuse* growth along the ducts of a lobe.
     extensive_min_extent_mm : float
         Extent at or above this is *extensive* (Tot: limited < 40 mm).
+    classifier : {"learned", "rules"}
+        ``learned`` (default): classes and calibrated per-breast probabilities from the model of
+        :mod:`prognosis.imaging.learned`, fitted on the tuning phantom families; the rules above
+        still run and their call is kept as ``rule_class`` per cluster. ``rules``: the
+        transparent rules alone (no probabilities).
+    casting_threshold : float
+        With the learned classifier, a breast is called ``casting`` when its calibrated casting
+        probability reaches this. Lower it to find more casting at the price of more false calls
+        (the misclassification analysis of a survival spec takes the sensitivity and specificity
+        that go with the threshold used).
     """
 
     working_spacing_mm: float = 0.1
@@ -149,6 +161,15 @@ class ExtractionParameters:
     focus_merge_distance_mm: float = 15.0
     diffuse_min_extent_mm: float = 60.0
     extensive_min_extent_mm: float = 40.0
+    classifier: str = "learned"
+    casting_threshold: float = 0.5
+
+    def __post_init__(self):
+        if self.classifier not in CLASSIFIERS:
+            raise SpecError(f"extraction parameter classifier: {self.classifier!r} is not one of {list(CLASSIFIERS)}")
+        if not 0 < self.casting_threshold < 1:
+            raise SpecError(f"extraction parameter casting_threshold: {self.casting_threshold!r} must lie "
+                            "strictly between 0 and 1")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for provenance (tuples become lists)."""
@@ -185,6 +206,10 @@ def parameters_from(overrides: Mapping[str, Any] | None = None,
                 clean[name] = int(value)
             elif value is None:
                 clean[name] = None
+            elif isinstance(current, str):
+                if not isinstance(value, str):
+                    raise TypeError("expected text")
+                clean[name] = value
             else:
                 clean[name] = float(value)
         except (TypeError, ValueError) as exc:

@@ -14,7 +14,7 @@ import pandas as pd
 from prognosis.imaging.classify import casting_score, classify_clusters, combine_breasts
 from prognosis.imaging.params import ExtractionParameters
 
-PARAMS = ExtractionParameters()
+PARAMS = ExtractionParameters(classifier="rules")   # these tests are of the rules
 
 
 def _cluster(**features) -> pd.DataFrame:
