@@ -19,7 +19,7 @@ ColumnType = Literal["string", "numeric", "binary", "categorical", "date"]
 COLUMN_TYPES: tuple[str, ...] = ("string", "numeric", "binary", "categorical", "date")
 _TABLE_FIELDS = ("table", "key", "missing", "allow_extra", "columns", "description")
 _COLUMN_FIELDS = (
-    "type", "required", "label", "unit", "min", "max", "levels", "codes", "format", "description",
+    "type", "required", "optional", "label", "unit", "min", "max", "levels", "codes", "format", "description",
 )
 
 
@@ -34,6 +34,7 @@ class ColumnSpec:
     name: str
     type: ColumnType
     required: bool = False
+    optional: bool = False
     label: str | None = None
     unit: str | None = None
     min: float | None = None
@@ -177,6 +178,7 @@ def _parse_column(name: str, raw: object, where: str) -> ColumnSpec:
         name=str(name),
         type=kind,
         required=_flag(raw, "required", f"{where}: column {name!r}"),
+        optional=_flag(raw, "optional", f"{where}: column {name!r}"),
         label=None if raw.get("label") is None else str(raw["label"]),
         unit=None if raw.get("unit") is None else str(raw["unit"]),
         min=None if raw.get("min") is None else float(raw["min"]),
@@ -258,6 +260,9 @@ def load_dictionary(path: str | Path) -> DataDictionary:
         key = key[0] if len(key) == 1 else tuple(key)
     elif key is not None and (not isinstance(key, str) or key not in columns):
         raise DictionaryError(f"{where}: key {key!r} is not a declared column{did_you_mean(str(key), columns)}")
+    for part in (key if isinstance(key, tuple) else (key,) if key else ()):
+        if columns[part].optional:
+            raise DictionaryError(f"{where}: key column {part!r} cannot be optional: every row is identified by it")
     missing = raw.get("missing", [""])
     if not isinstance(missing, list):
         raise DictionaryError(f"{where}: `missing` must be a list of tokens such as [\"\", \"NA\"]")

@@ -127,7 +127,8 @@ def build_schema(dictionary: DataDictionary) -> pa.DataFrameSchema:
             None,
             checks=_checks(spec),
             nullable=not (spec.required or name in dictionary.key_columns),
-            required=True,
+            # an optional column may be absent; when present it is checked like any other
+            required=not spec.optional,
         )
         for name, spec in dictionary.columns.items()
     }

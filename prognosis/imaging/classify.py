@@ -44,8 +44,10 @@ logger = logging.getLogger(__name__)
 CLASSES = ("none", "coarse_benign", "powdery", "crushed_stone", "casting")
 SUSPICIOUS = ("powdery", "crushed_stone", "casting")
 FOCALITY = ("unifocal", "multifocal", "diffuse")
+#: the learned classifier's calibrated probability of each class (empty with the rules)
+PROBABILITY_COLUMNS = tuple(f"{c}_probability" for c in CLASSES)
 BREAST_COLUMNS = ("patient_id", "laterality", "calcification_class", "casting", "n_calcifications", "n_clusters",
-                  "extent_mm", "extent", "focality")
+                  "extent_mm", "extent", "focality", *PROBABILITY_COLUMNS)
 
 
 def casting_score(clusters: pd.DataFrame, params: ExtractionParameters = ExtractionParameters()) -> pd.Series:
@@ -132,6 +134,11 @@ def summarize_view(calcifications: pd.DataFrame, clusters: pd.DataFrame,
         column = f"{c}_probability"
         if column in clusters:
             summary[f"max_{column}"] = float(clusters[column].max()) if len(clusters) else 0.0
+    if params.classifier == "learned" and "max_casting_probability" in summary:
+        # the view's own class is the breast model's call on this view alone, so that a single film
+        # is called as a breast is (at casting_threshold), not by its most suspicious cluster
+        from prognosis.imaging.learned import single_view_call
+        summary["calcification_class"] = single_view_call(summary, params.casting_threshold)
     return summary
 
 

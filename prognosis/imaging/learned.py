@@ -200,6 +200,14 @@ def call_class(probabilities: pd.DataFrame, casting_threshold: float) -> pd.Seri
     return pd.Series(np.where(casting, "casting", best_other), index=probabilities.index, dtype=object)
 
 
+def single_view_call(evidence: dict, casting_threshold: float, model: CalcificationModel | None = None) -> str:
+    """The breast model's call on one view's evidence (a mapping with the :data:`VIEW_EVIDENCE` keys)."""
+    model = model or shipped_model()
+    view = pd.DataFrame([{"patient_id": "", "laterality": "", **{k: evidence[k] for k in VIEW_EVIDENCE}}])
+    proba = model.breast_probabilities(view, ["patient_id", "laterality"])
+    return str(call_class(proba, casting_threshold).iloc[0])
+
+
 def classify_with_model(clusters: pd.DataFrame, model: CalcificationModel | None = None) -> pd.DataFrame:
     """Replace the rules' ``calcification_class`` of classified ``clusters`` by the model's most probable class.
 

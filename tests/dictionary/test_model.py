@@ -161,6 +161,23 @@ def test_key_must_be_a_declared_column(tmp_path):
     assert message == "clinical.yaml: key 'patient' is not a declared column (did you mean 'patient_id'?)"
 
 
+def test_a_key_column_cannot_be_optional(tmp_path):
+    message = load_error(tmp_path, """\
+        table: clinical
+        key: patient_id
+        columns: {patient_id: {type: string, optional: true}}
+        """)
+    assert message == "clinical.yaml: key column 'patient_id' cannot be optional: every row is identified by it"
+
+
+def test_optional_is_read_as_a_flag(tmp_path):
+    dictionary = load_dictionary(write(tmp_path, """\
+        table: clinical
+        columns: {a: {type: numeric, optional: true}, b: {type: numeric}}
+        """))
+    assert dictionary.columns["a"].optional and not dictionary.columns["b"].optional
+
+
 def test_missing_must_be_a_list(tmp_path):
     message = load_error(tmp_path, "table: clinical\nmissing: NA\ncolumns: {age: {type: numeric}}\n")
     assert message == 'clinical.yaml: `missing` must be a list of tokens such as ["", "NA"]'

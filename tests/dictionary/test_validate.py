@@ -170,6 +170,15 @@ def test_declared_column_absent_from_the_file():
     assert found == [Violation(PATH, None, "grade", None, "declared in the dictionary but absent from the file")]
 
 
+def test_an_optional_column_may_be_absent_but_is_checked_when_present():
+    from dataclasses import replace
+    columns = dict(DICTIONARY.columns, grade=replace(DICTIONARY.columns["grade"], optional=True))
+    optional = replace(DICTIONARY, columns=columns)
+    assert validate_table(table().drop(columns="grade"), optional, path=PATH) is not None
+    found = violations(table(grade={3: "7"}), optional)
+    assert located(found) == [(3, "grade", "7", "is not one of {1, 2, 3}")]
+
+
 def test_undeclared_column_is_an_error_unless_allow_extra():
     frame = table().assign(comment=["x"] * 6)
     found = violations(frame)
