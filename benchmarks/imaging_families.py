@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from prognosis.imaging.batch import run_batch
-from prognosis.imaging.classify import CLASSES
+from prognosis.imaging.classify import CLASSES, PROBABILITY_COLUMNS
 from prognosis.imaging.evaluate import confusion
 from prognosis.imaging.learned import (TRAINING_CLUSTERS, TRAINING_VIEWS, call_class, classify_with_model, fit_model,
                                        view_evidence)
@@ -40,6 +40,7 @@ from prognosis.simulate.families import FAMILIES, HELD_OUT
 
 pd.set_option("display.width", 200)
 RULES = ExtractionParameters(classifier="rules")
+SWEEP = (0.1, 0.15, 0.2, 0.3, 0.5)
 
 
 def fit(held_out: str):
@@ -150,6 +151,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rules:   kappa {rules['kappa']:.3f}   accuracy {rules['accuracy']:.3f}   casting sensitivity "
               f"{rules['casting_sensitivity']:.3f}   specificity {rules['casting_specificity']:.3f}   normals called none "
               f"{rules['normal_called_none']:.3f}")
+        sweep = {t: scores(test["true_class"], call_class(test.fillna({c: 0.0 for c in PROBABILITY_COLUMNS}), t))
+                 for t in SWEEP}
+        print("casting sensitivity / specificity at other thresholds: " + "   ".join(
+            f"{t:.2f}: {v['casting_sensitivity']:.2f}/{v['casting_specificity']:.2f}" for t, v in sweep.items()))
         calibration = casting_calibration(test)
         print(f"casting probability: Brier {calibration['brier']:.3f}; per bin (mean predicted -> observed share, n):")
         print(calibration["bins"].to_string(index=False))

@@ -339,6 +339,17 @@ def run_batch(dicom_dir: str | Path, out: str | Path, *, params: ExtractionParam
                        int(len(images) - n_ok), len(done), selection, outputs)
 
 
+def _classifier_provenance(params: ExtractionParameters) -> dict:
+    """Which classifier made the calls; for the learned one, the training data it was fitted on."""
+    if params.classifier != "learned":
+        return {"kind": params.classifier}
+    from prognosis.imaging.learned import shipped_model
+    model = shipped_model()
+    return {"kind": "learned", "casting_threshold": params.casting_threshold, "families": list(model.families),
+            "n_training_clusters": model.n_clusters, "n_training_breasts": model.n_breasts,
+            "training_sha256": model.training_sha256}
+
+
 def _write_outputs(plan: OutputPlan, breasts, details, images, clusters, calcifications,
                    params: ExtractionParameters, dicom_dir: Path, *, n_resumed: int,
                    selection: BreastSelection) -> dict[str, Path]:
@@ -359,6 +370,7 @@ def _write_outputs(plan: OutputPlan, breasts, details, images, clusters, calcifi
         "failures": [{"file": f, "tag": (t if isinstance(t, str) else None)}
                      for f, t in zip(failed.get("file", []), failed.get("error_tag", []))],
         "versions": _versions(),
+        "classifier": _classifier_provenance(params),
     }
     return write_outputs(plan, tables, provenance)   # with each table's SHA-256, so a rerun knows its own
 

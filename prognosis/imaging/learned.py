@@ -11,11 +11,15 @@ Two stages, both fitted on clusters and breasts of the *tuning* phantom families
 2. **Breasts**: a multinomial logistic regression on the evidence of both views (per class, the
    largest cluster probability in either view and its mean over views; scattered coarse
    particles), fitted on *out-of-family* stage-1 probabilities (each training family scored by
-   a cluster model fitted without it). Its probabilities are therefore calibrated for images
-   unlike those the cluster model saw, which is the situation of every user's cohort.
+   a cluster model fitted without it), so that they are calibrated for images unlike those the
+   cluster model saw, which is the situation of every user's cohort. How far that holds is
+   measured, not assumed: ``benchmarks/imaging_families.py`` prints the calibration of the
+   casting probability on each held-out family (out of family it comes out too low, hence the
+   default threshold below 0.5; ``benchmarks/casting_threshold.py`` shows how it was chosen).
 
 The casting call is ``casting_probability >= casting_threshold`` (an
-:class:`~prognosis.imaging.params.ExtractionParameters` field, 0.5 by default); otherwise the most
+:class:`~prognosis.imaging.params.ExtractionParameters` field, 0.15 by default, chosen
+on the tuning families' leave-one-family-out folds); otherwise the most
 probable of the other classes. The model is fitted, deterministically, from the training tables
 shipped in ``prognosis/imaging/data/`` the first time a process needs it (a few seconds): no
 pickled model, so it does not depend on one scikit-learn version's file format. The tables are
